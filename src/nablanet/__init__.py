@@ -1,0 +1,95 @@
+"""nablanet: deep learning built from its derivations.
+
+``import nablanet`` needs NumPy only; the estimators, the data loaders, the
+checks and the program load their heavier dependencies when first used.
+"""
+
+from nablanet.autodiff import (
+    Primitive,
+    Tensor,
+    enable_grad,
+    grad,
+    hessian,
+    hvp,
+    is_grad_enabled,
+    jacobian,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+    value_and_grad,
+    vjp,
+)
+from nablanet.ops import (
+    abs,
+    add,
+    broadcast_to,
+    clip,
+    concatenate,
+    diagonal,
+    divide,
+    dot,
+    exp,
+    expand_dims,
+    expm1,
+    log,
+    log1p,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    multiply,
+    negative,
+    outer,
+    power,
+    reshape,
+    sign,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    subtract,
+    sum,
+    swapaxes,
+    take,
+    take_along_axis,
+    tanh,
+    transpose,
+    vdot,
+    where,
+)
+
+__version__ = "0.1.0"
+
+# Submodules and names loaded on first use, so that the import stays light.
+_LAZY_MODULES = {"nn", "optim", "models", "data", "checks", "cli", "distributed"}
+_LAZY_NAMES = {
+    "LogisticRegression": "nablanet.models",
+    "SoftmaxRegression": "nablanet.models",
+    "MLPClassifier": "nablanet.models",
+    "GaussianDropoutRegressor": "nablanet.models",
+    "load": "nablanet.models",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"nablanet.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    raise AttributeError(f"module 'nablanet' has no attribute {name!r}")
+
+
+__all__ = [
+    "Primitive", "Tensor", "abs", "add", "broadcast_to", "clip", "concatenate", "diagonal",
+    "divide", "dot", "enable_grad", "exp", "expand_dims", "expm1", "grad", "hessian", "hvp",
+    "is_grad_enabled", "jacobian", "log", "log1p", "logsumexp", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "multiply", "negative", "no_grad", "outer", "power", "reshape",
+    "set_grad_enabled", "sign", "sqrt", "square", "squeeze", "stack", "subtract", "sum",
+    "swapaxes", "take", "take_along_axis", "tanh", "tensor", "transpose", "value_and_grad",
+    "vdot", "vjp", "where",
+]

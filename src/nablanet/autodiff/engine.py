@@ -1,0 +1,152 @@
+"""The backward pass: reverse topological order over the tape, iteratively.
+
+No recursion anywhere, so a chain of 100,000 operations is fine.  With
+``create_graph=False`` the rules see plain arrays (NumPy speed); with
+``create_graph=True`` they see Tensors and record a differentiable graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff import mode
+from nablanet.autodiff.tensor import Tensor
+
+
+def topological_order(roots, stop_ids=frozenset()):
+    """Recorded tensors reachable from ``roots``, each before its arguments.
+
+    Tensors whose id is in ``stop_ids`` are treated as leaves.
+    """
+    order = []
+    visited = set()
+    stack = [(r, False) for r in roots if r._prim is not None and id(r) not in stop_ids]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for arg in node._args:
+            if (
+                isinstance(arg, Tensor)
+                and arg._prim is not None
+                and id(arg) not in visited
+                and id(arg) not in stop_ids
+            ):
+                stack.append((arg, False))
+    order.reverse()
+    return order
+
+
+def backprop(root, cotangent, targets=None, create_graph=False, release=False):
+    """Push ``cotangent`` from ``root`` back to the leaves (or to ``targets``).
+
+    Parameters
+    ----------
+    root : Tensor
+    cotangent : array or Tensor
+        Shape ``batch_shape + root.shape``; a non-empty batch shape pushes many
+        cotangents through one pass.
+    targets : list of Tensor, optional
+        Stop at these tensors and return their cotangents (in order, None where
+        the root does not depend on them).  Without targets, the cotangents of
+        all leaves that require grad are returned as a dict ``id -> (leaf, g)``.
+    create_graph : bool
+        Run the rules on Tensors, recording the backward pass.
+    release : bool
+        Drop the graph's references as it is consumed.
+    """
+    stop_ids = frozenset(id(t) for t in targets) if targets is not None else frozenset()
+    pending = {id(root): cotangent}
+    leaves = {}
+    previous = mode.set_grad_enabled(create_graph)
+    try:
+        if id(root) in stop_ids or root._prim is None:
+            _deliver(root, cotangent, leaves)
+        for node in topological_order([root], stop_ids):
+            g = pending.pop(id(node), None)
+            if g is None:
+                continue
+            _propagate(node, g, create_graph, pending, leaves, stop_ids)
+            if release:
+                node._args = node._kwargs = None
+                node._prim = _Released
+    finally:
+        mode.set_grad_enabled(previous)
+    if targets is None:
+        return leaves
+    return [leaves.get(id(t), (None, None))[1] for t in targets]
+
+
+def _propagate(node, g, create_graph, pending, leaves, stop_ids):
+    args = node._args
+    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+    if create_graph:
+        cots = node._prim.vjp(g, node, args, node._kwargs, needs)
+    else:
+        values = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        cots = node._prim.vjp(g, node.data, values, node._kwargs, needs)
+    for arg, need, cot in zip(args, needs, cots):
+        if not need or cot is None:
+            continue
+        if arg._prim is None or id(arg) in stop_ids:
+            _deliver(arg, cot, leaves)
+        else:
+            key = id(arg)
+            pending[key] = cot if key not in pending else pending[key] + cot
+    return cots
+
+
+def _deliver(leaf, cot, leaves):
+    key = id(leaf)
+    if key in leaves:
+        leaves[key] = (leaf, leaves[key][1] + cot)
+    else:
+        leaves[key] = (leaf, cot)
+
+
+class _ReleasedPrimitive:
+    name = "released"
+
+    def vjp(self, *_):
+        raise RuntimeError(
+            "trying to backward through the graph a second time; its saved values were "
+            "freed after the first backward. Pass retain_graph=True to the first call."
+        )
+
+
+_Released = _ReleasedPrimitive()
+
+
+def backward_into_leaves(root, gradient, create_graph, retain_graph):
+    """Implement :meth:`Tensor.backward`: accumulate into ``leaf.grad``."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: no recorded operation "
+            "leads to it from a tensor created with requires_grad=True"
+        )
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a one-element output, got shape "
+                f"{root.shape}; reduce it first (e.g. .sum()) or pass gradient="
+            )
+        gradient = np.ones_like(root.data)
+    else:
+        gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if gradient.shape != root.shape:
+            raise ValueError(
+                f"backward(): gradient has shape {gradient.shape}, expected {root.shape}"
+            )
+    retain = create_graph if retain_graph is None else retain_graph
+    leaves = backprop(root, gradient, None, create_graph, release=not retain)
+    for leaf, cot in leaves.values():
+        if not isinstance(cot, Tensor):
+            cot = Tensor(cot)
+        if cot.dtype != leaf.dtype:
+            cot = Tensor(cot.data.astype(leaf.dtype))
+        leaf.grad = cot if leaf.grad is None else leaf.grad + cot

@@ -1,0 +1,110 @@
+"""Primitives: NumPy functions that know their vector-Jacobian products.
+
+A primitive wraps a function on plain arrays (``impl``).  Called with plain
+arrays it *is* that function, so backward rules written with primitives run at
+NumPy speed when no graph is being built.  Called with a Tensor that is being
+traced, it records itself on the result.
+
+VJP rules
+---------
+``prim.defvjp(rule_0, rule_1, ...)`` gives one rule per positional argument
+(``None`` marks an argument as not differentiable).  A rule is called as
+``rule(g, ans, *args, **kwargs)`` and returns the cotangent of its argument.
+
+``g`` may carry **leading batch axes** in front of the output's shape (that is
+how :func:`nablanet.jacobian` pushes many cotangents through one pass), so rules
+address axes from the end and broadcast from the right.  The batch depth is
+``ndim(g) - ndim(ans)``.
+
+In a first-order pass ``g``, ``ans`` and the arguments are plain arrays; in a
+``create_graph`` pass they are Tensors, and the same rule builds a graph that
+can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from nablanet.autodiff import mode
+from nablanet.autodiff.tensor import Tensor
+
+#: Every primitive by name; the tests walk it so none goes unchecked.
+REGISTRY = {}
+
+
+class Primitive:
+    """A differentiable function of arrays.
+
+    Parameters
+    ----------
+    name : str
+        Unique name, shown in ``grad_fn`` and error messages.
+    impl : callable
+        The forward computation on NumPy arrays.
+    differentiable : bool, default True
+        False for functions whose derivative is zero almost everywhere (sign,
+        comparisons); they never record.
+    """
+
+    __slots__ = ("name", "impl", "vjps", "joint_vjp", "differentiable")
+
+    def __init__(self, name, impl, differentiable=True):
+        if name in REGISTRY:
+            raise ValueError(f"primitive {name!r} is already registered")
+        self.name = name
+        self.impl = impl
+        self.vjps = None
+        self.joint_vjp = None
+        self.differentiable = differentiable
+        REGISTRY[name] = self
+
+    def defvjp(self, *rules):
+        """Set one VJP rule per positional argument (None: not differentiable)."""
+        self.vjps = rules
+        return self
+
+    def defvjp_joint(self, rule):
+        """Set a rule ``rule(g, ans, needs, *args, **kw) -> tuple`` for all arguments.
+
+        Used where the cotangents share work (batch norm) or the arity varies
+        (concatenate).  ``needs[i]`` says whether argument ``i`` wants one.
+        """
+        self.joint_vjp = rule
+        return self
+
+    def __call__(self, *args, **kwargs):
+        traced = False
+        has_tensor = False
+        for a in args:
+            if isinstance(a, Tensor):
+                has_tensor = True
+                if a.requires_grad:
+                    traced = True
+                    break
+        if not has_tensor:
+            return self._apply(args, kwargs)
+        raw_args = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        out = self._apply(raw_args, kwargs)
+        if traced and self.differentiable and mode.is_grad_enabled():
+            return Tensor._from_op(out, self, args, kwargs)
+        return Tensor(out)
+
+    def _apply(self, args, kwargs):
+        try:
+            return self.impl(*args, **kwargs)
+        except ValueError as err:
+            shapes = ", ".join(str(getattr(a, "shape", "scalar")) for a in args)
+            raise ValueError(f"{self.name}: cannot apply to shapes {shapes}: {err}") from None
+
+    def vjp(self, g, ans, args, kwargs, needs):
+        """Cotangents of all arguments (None where not needed)."""
+        if self.joint_vjp is not None:
+            return self.joint_vjp(g, ans, needs, *args, **kwargs)
+        rules = self.vjps
+        if rules is None:
+            raise NotImplementedError(f"primitive {self.name!r} has no VJP rule")
+        return tuple(
+            rules[i](g, ans, *args, **kwargs) if need and rules[i] is not None else None
+            for i, need in enumerate(needs)
+        )
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"

@@ -1,0 +1,296 @@
+"""Function transforms in the JAX style: grad, value_and_grad, vjp, jacobian, hessian, hvp.
+
+Each transform takes a function of arrays (or Tensors) and returns a function.
+Inputs are wrapped in fresh tensors, so nested transforms never confuse their
+variables; when an input is itself being traced by an outer transform the
+inner one records its backward pass (``create_graph``), which is how
+``hessian = jacobian(grad(f))`` works.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from nablanet.autodiff import mode
+from nablanet.autodiff.engine import backprop
+from nablanet.autodiff.tensor import Tensor
+
+#: Rows of the identity pushed through one backward pass by jacobian.
+_JACOBIAN_CHUNK = 4096
+
+
+def _normalize_argnums(argnums, nargs):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"argnums {argnums} out of range for a function of {nargs} arguments")
+    return single, tuple(i % nargs for i in nums)
+
+
+def _as_input(x, position):
+    """A fresh tensor variable for ``x``; linked to ``x`` when an outer pass traces it."""
+    from nablanet.ops.arithmetic import identity
+
+    if isinstance(x, Tensor):
+        if x.requires_grad and mode.is_grad_enabled():
+            return identity(x), True
+        data = x.data
+    else:
+        data = np.asarray(x)
+    if data.dtype.kind not in "fc":
+        raise TypeError(
+            f"argument {position} has dtype {data.dtype}; differentiation needs floating-point "
+            f"inputs. Pass floats (e.g. np.asarray(x, dtype=float))"
+        )
+    return Tensor(data, requires_grad=True), False
+
+
+def _trace(fun, args, argnums):
+    """Call ``fun`` with the differentiated arguments wrapped; return (out, inputs, nested)."""
+    args = list(args)
+    inputs = []
+    nested = False
+    for i in argnums:
+        var, traced = _as_input(args[i], i)
+        nested = nested or traced
+        args[i] = var
+        inputs.append(var)
+    with mode.enable_grad():
+        out = fun(*args)
+    if not isinstance(out, Tensor):
+        out = Tensor(np.asarray(out))
+    return out, inputs, nested
+
+
+def _zeros_like_cotangent(batch_shape, var):
+    return np.zeros(tuple(batch_shape) + var.shape, dtype=var.dtype)
+
+
+def _pull(out, inputs, cotangent, nested, batch_shape=()):
+    """Cotangents of ``inputs`` for ``cotangent`` on ``out`` (arrays, or Tensors if nested)."""
+    if not out.requires_grad:
+        cots = [None] * len(inputs)
+    else:
+        cots = backprop(out, cotangent, inputs, create_graph=nested)
+    result = []
+    for var, cot in zip(inputs, cots):
+        if cot is None:
+            cot = _zeros_like_cotangent(batch_shape, var)
+        if not nested and isinstance(cot, Tensor):
+            cot = cot.data
+        result.append(cot)
+    return result
+
+
+def _output(values, nested):
+    if nested:
+        return values
+    return [v.data if isinstance(v, Tensor) else v for v in values]
+
+
+def value_and_grad(fun, argnums=0):
+    """Return a function computing ``fun`` and its gradient.
+
+    Parameters
+    ----------
+    fun : callable
+        Function of arrays returning a scalar (a one-element array or Tensor).
+    argnums : int or tuple of int, default 0
+        Which positional arguments to differentiate.
+
+    Returns
+    -------
+    callable
+        ``(*args) -> (value, gradient)``; the gradient has the shape of the
+        argument, or is a tuple when ``argnums`` is a tuple.
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> value, g = nb.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
+    >>> float(value), g
+    (5.0, array([2., 4.]))
+    """
+
+    @functools.wraps(fun)
+    def wrapped(*args):
+        single, nums = _normalize_argnums(argnums, len(args))
+        out, inputs, nested = _trace(fun, args, nums)
+        if out.size != 1:
+            raise TypeError(
+                f"grad requires a scalar output, got shape {out.shape}. Reduce the output to a "
+                f"scalar (e.g. with .sum()), or use nablanet.jacobian or nablanet.vjp"
+            )
+        if out.dtype.kind not in "fc":
+            raise TypeError(f"grad requires a floating-point output, got dtype {out.dtype}")
+        seed = np.ones(out.shape, dtype=out.dtype)
+        grads = _output(_pull(out, inputs, seed, nested), nested)
+        value = out if nested else out.data
+        return value, (grads[0] if single else tuple(grads))
+
+    return wrapped
+
+
+def grad(fun, argnums=0):
+    """Return a function computing the gradient of scalar-valued ``fun``.
+
+    Parameters
+    ----------
+    fun : callable
+        Function of arrays returning a scalar.
+    argnums : int or tuple of int, default 0
+        Which positional arguments to differentiate.
+
+    Returns
+    -------
+    callable
+        ``(*args) -> gradient`` with the argument's shape (a tuple for tuple argnums).
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.grad(lambda x: nb.sum(nb.exp(x)))(np.zeros(3))
+    array([1., 1., 1.])
+    """
+    both = value_and_grad(fun, argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args):
+        return both(*args)[1]
+
+    return wrapped
+
+
+def vjp(fun, *primals):
+    """Evaluate ``fun(*primals)`` and return it with its vector-Jacobian product function.
+
+    Returns
+    -------
+    out : ndarray
+    pullback : callable
+        ``pullback(cotangent) -> tuple`` of cotangents, one per primal.  The
+        cotangent may have extra leading (batch) axes; they are kept.
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> out, pullback = nb.vjp(lambda x: 2 * x, np.ones(2))
+    >>> pullback(np.array([1.0, 3.0]))
+    (array([2., 6.]),)
+    """
+    out, inputs, nested = _trace(fun, primals, tuple(range(len(primals))))
+
+    def pullback(cotangent):
+        raw = cotangent.data if isinstance(cotangent, Tensor) and not nested else cotangent
+        batch = np.shape(raw)[: np.ndim(raw) - out.ndim] if not isinstance(raw, Tensor) else ()
+        if not isinstance(raw, Tensor) and tuple(np.shape(raw)[len(batch):]) != out.shape:
+            raise ValueError(
+                f"vjp: cotangent has shape {np.shape(raw)}, expected {out.shape} "
+                f"(optionally with leading batch axes)"
+            )
+        return tuple(_output(_pull(out, inputs, raw, nested, batch), nested))
+
+    return (out if nested else out.data), pullback
+
+
+def jacobian(fun, argnums=0):
+    """Return a function computing the Jacobian of ``fun`` by reverse mode.
+
+    All rows are pushed through one backward pass as a batch of cotangents
+    (chunks of 4096 rows), not one pass per output element.
+
+    Returns
+    -------
+    callable
+        ``(*args) -> J`` with shape ``out.shape + arg.shape`` (a tuple of such
+        arrays for tuple argnums); for f: R^n -> R^m that is the m x n matrix.
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> nb.jacobian(lambda x: W @ x)(np.ones(2))
+    array([[1., 2.],
+           [3., 4.],
+           [5., 6.]])
+    """
+
+    @functools.wraps(fun)
+    def wrapped(*args):
+        single, nums = _normalize_argnums(argnums, len(args))
+        out, inputs, nested = _trace(fun, args, nums)
+        m = out.size
+        blocks = [[] for _ in inputs]
+        for start in range(0, m, _JACOBIAN_CHUNK):
+            stop = min(m, start + _JACOBIAN_CHUNK)
+            seed = np.zeros((stop - start, m), dtype=out.dtype)
+            seed[np.arange(stop - start), np.arange(start, stop)] = 1
+            seed = seed.reshape((stop - start,) + out.shape)
+            cots = _pull(out, inputs, seed, nested, (stop - start,))
+            for block, cot in zip(blocks, cots):
+                block.append(cot)
+        from nablanet.ops.shape import concatenate, reshape
+
+        result = []
+        for var, block in zip(inputs, blocks):
+            full = block[0] if len(block) == 1 else concatenate(*block, axis=0)
+            result.append(reshape(full, out.shape + var.shape))
+        return result[0] if single else tuple(result)
+
+    return wrapped
+
+
+def hessian(fun, argnums=0):
+    """Return a function computing the Hessian of scalar-valued ``fun``.
+
+    It is ``jacobian(grad(fun))``: the gradient's backward pass is recorded and
+    then differentiated once more with a batch of cotangents.
+
+    Returns
+    -------
+    callable
+        ``(*args) -> H`` with shape ``arg.shape + arg.shape`` (n x n for a vector).
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.hessian(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    return jacobian(grad(fun, argnums), argnums)
+
+
+def hvp(fun, argnums=0):
+    """Return ``(x, v) -> H(x) v`` for scalar-valued ``fun``, without forming H.
+
+    Two backward passes: the gradient is recorded, dotted with ``v`` and
+    differentiated again.
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> f = lambda x: (x ** 3).sum()
+    >>> nb.hvp(f)(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+    """
+    if not isinstance(argnums, int):
+        raise TypeError("hvp differentiates one argument; pass an int argnums")
+    inner = grad(fun, argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args):
+        *args, v = args
+        if len(args) == 0:
+            raise TypeError("hvp(f)(x, v) needs the point x and the direction v")
+        from nablanet.ops.reductions import sum as nb_sum
+
+        def directional(*xs):
+            return nb_sum(inner(*xs) * v)
+
+        return grad(directional, argnums)(*args)
+
+    return wrapped

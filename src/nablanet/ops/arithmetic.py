@@ -1,0 +1,167 @@
+"""Elementwise primitives and their VJPs.
+
+Rules are written with nablanet's own operations (Python operators on the
+cotangent included), so they run on arrays in a first-order pass and on
+Tensors, recording a graph, when a higher derivative is wanted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops._broadcast import unbroadcast
+
+
+def _ndim(ans):
+    return len(shape_of(ans))
+
+
+def _binary_rules(dx, dy):
+    """Per-argument rules from local derivatives, with broadcasting undone."""
+
+    def rule_x(g, ans, x, y):
+        return unbroadcast(dx(g, ans, x, y), shape_of(x), _ndim(ans))
+
+    def rule_y(g, ans, x, y):
+        return unbroadcast(dy(g, ans, x, y), shape_of(y), _ndim(ans))
+
+    return rule_x, rule_y
+
+
+identity = Primitive("identity", lambda x: x)
+# d x / d x = 1
+identity.defvjp(lambda g, ans, x: g)
+
+add = Primitive("add", np.add)
+# d(x + y) = dx + dy
+add.defvjp(*_binary_rules(lambda g, a, x, y: g, lambda g, a, x, y: g))
+
+subtract = Primitive("subtract", np.subtract)
+# d(x - y) = dx - dy
+subtract.defvjp(*_binary_rules(lambda g, a, x, y: g, lambda g, a, x, y: -g))
+
+multiply = Primitive("multiply", np.multiply)
+# d(x y) = y dx + x dy
+multiply.defvjp(*_binary_rules(lambda g, a, x, y: g * y, lambda g, a, x, y: g * x))
+
+divide = Primitive("divide", np.true_divide)
+# d(x / y) = dx / y - x dy / y^2
+divide.defvjp(*_binary_rules(lambda g, a, x, y: g / y, lambda g, a, x, y: -g * a / y))
+
+negative = Primitive("negative", np.negative)
+# d(-x) = -dx
+negative.defvjp(lambda g, ans, x: -g)
+
+
+def _power_dbase(g, ans, x, y):
+    # d(x^y)/dx = y x^(y-1)
+    return g * y * power(x, y - 1)
+
+
+def _power_dexponent(g, ans, x, y):
+    # d(x^y)/dy = x^y log x  (taken as 0 where x == 0, as the limit for y > 0)
+    safe = where(raw(x) > 0, x, 1.0)
+    return g * ans * log(safe)
+
+
+power = Primitive("power", np.power)
+power.defvjp(*_binary_rules(_power_dbase, _power_dexponent))
+
+exp = Primitive("exp", np.exp)
+# d e^x = e^x dx
+exp.defvjp(lambda g, ans, x: g * ans)
+
+log = Primitive("log", np.log)
+# d log x = dx / x
+log.defvjp(lambda g, ans, x: g / x)
+
+log1p = Primitive("log1p", np.log1p)
+# d log(1 + x) = dx / (1 + x)
+log1p.defvjp(lambda g, ans, x: g / (1 + x))
+
+expm1 = Primitive("expm1", np.expm1)
+# d (e^x - 1) = e^x dx
+expm1.defvjp(lambda g, ans, x: g * (ans + 1))
+
+sqrt = Primitive("sqrt", np.sqrt)
+# d sqrt(x) = dx / (2 sqrt(x))
+sqrt.defvjp(lambda g, ans, x: g / (2 * ans))
+
+tanh = Primitive("tanh", np.tanh)
+# d tanh x = (1 - tanh^2 x) dx
+tanh.defvjp(lambda g, ans, x: g * (1 - ans * ans))
+
+sign = Primitive("sign", np.sign, differentiable=False)
+
+abs = Primitive("abs", np.abs)  # noqa: A001 - mirrors numpy.abs
+# d|x| = sign(x) dx  (0 at x = 0, as PyTorch)
+abs.defvjp(lambda g, ans, x: g * np.sign(raw(x)))
+
+
+def _tie_split(x, y):
+    """Weight of x in max(x, y): 1 where x wins, 1/2 on ties (PyTorch), 0 otherwise."""
+    x, y = raw(x), raw(y)
+    return np.where(x == y, 0.5, (x > y).astype(np.result_type(x, y, np.float32)))
+
+
+maximum = Primitive("maximum", np.maximum)
+# d max(x, y) = [x > y] dx + [y > x] dy, ties split evenly
+maximum.defvjp(
+    *_binary_rules(
+        lambda g, a, x, y: g * _tie_split(x, y), lambda g, a, x, y: g * _tie_split(y, x)
+    )
+)
+
+minimum = Primitive("minimum", np.minimum)
+# d min(x, y) = [x < y] dx + [y < x] dy, ties split evenly
+minimum.defvjp(
+    *_binary_rules(
+        lambda g, a, x, y: g * _tie_split(y, x), lambda g, a, x, y: g * _tie_split(x, y)
+    )
+)
+
+
+def _where_impl(condition, x, y):
+    return np.where(condition, x, y)
+
+
+def _where_rule(branch):
+    def rule(g, ans, condition, x, y):
+        taken = np.asarray(raw(condition), dtype=bool)
+        if not branch:
+            taken = ~taken
+        target = x if branch else y
+        return unbroadcast(where(taken, g, 0.0), shape_of(target), _ndim(ans))
+
+    return rule
+
+
+where = Primitive("where", _where_impl)
+# d where(c, x, y) = where(c, dx, dy)
+where.defvjp(None, _where_rule(True), _where_rule(False))
+
+
+def _clip_impl(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+def _clip_rule(g, ans, x, lo, hi):
+    xv = raw(x)
+    inside = np.ones(xv.shape, dtype=bool)
+    if lo is not None:
+        inside &= xv >= raw(lo)
+    if hi is not None:
+        inside &= xv <= raw(hi)
+    return where(inside, g, 0.0)
+
+
+clip = Primitive("clip", _clip_impl)
+# d clip(x, lo, hi) = [lo <= x <= hi] dx  (PyTorch passes the gradient at the bounds)
+clip.defvjp(_clip_rule, None, None)
+
+
+def square(x):
+    """x * x, elementwise."""
+    return multiply(x, x)

@@ -1,0 +1,78 @@
+"""Matrix products: matmul (batched, broadcasting) and what is built from it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import shape_of
+from nablanet.ops._broadcast import unbroadcast
+from nablanet.ops.arithmetic import multiply
+from nablanet.ops.reductions import sum as reduce_sum
+from nablanet.ops.shape import reshape, swapaxes
+
+
+def _matmul_impl(a, b):
+    # A stack of matrices times one matrix is one large GEMM, not a loop of small ones.
+    if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+        return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[-1],))
+    return np.matmul(a, b)
+
+
+def _matmul_rule_a(g, ans, a, b):
+    # C = A B  =>  dL/dA = dL/dC B^T
+    return unbroadcast(matmul2(g, swapaxes(b, -1, -2)), shape_of(a), len(shape_of(ans)))
+
+
+def _matmul_rule_b(g, ans, a, b):
+    # C = A B  =>  dL/dB = A^T dL/dC
+    return unbroadcast(matmul2(swapaxes(a, -1, -2), g), shape_of(b), len(shape_of(ans)))
+
+
+matmul2 = Primitive("matmul", _matmul_impl)
+matmul2.defvjp(_matmul_rule_a, _matmul_rule_b)
+
+
+def matmul(a, b):
+    """Matrix product with NumPy's semantics (1-D operands promoted, then squeezed).
+
+    Parameters
+    ----------
+    a, b : Tensor or array_like
+        At least one dimension each; leading dimensions broadcast.
+
+    Returns
+    -------
+    Tensor or ndarray
+    """
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if len(a_shape) == 0 or len(b_shape) == 0:
+        raise ValueError(
+            f"matmul: operands must have at least one dimension, got shapes {a_shape} and {b_shape}"
+        )
+    if len(a_shape) == 1:
+        a = reshape(a, (1,) + tuple(a_shape))
+    if len(b_shape) == 1:
+        b = reshape(b, tuple(b_shape) + (1,))
+    out = matmul2(a, b)
+    out_shape = shape_of(out)
+    if len(a_shape) == 1 and len(b_shape) == 1:
+        return reshape(out, ())
+    if len(a_shape) == 1:
+        return reshape(out, out_shape[:-2] + out_shape[-1:])
+    if len(b_shape) == 1:
+        return reshape(out, out_shape[:-1])
+    return out
+
+
+def outer(a, b):
+    """Outer product of two vectors: ``out[i, j] = a[i] * b[j]``."""
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def vdot(a, b):
+    """Sum of the elementwise product of two arrays of the same shape."""
+    return reduce_sum(multiply(a, b))
+
+
+dot = matmul

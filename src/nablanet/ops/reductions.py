@@ -1,0 +1,110 @@
+"""Reductions (sum, mean, max, min, logsumexp) and their VJPs.
+
+A reduction's cotangent is spread back over the reduced axes: it is reshaped
+to the kept-dimensions shape, then broadcast.  Axes are normalised to
+negative indices so that leading batch axes of the cotangent pass through.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops.arithmetic import exp
+from nablanet.ops.shape import broadcast_to, reshape
+
+
+def _axes(axis, ndim):
+    """Reduced axes as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    out = []
+    for a in axis:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+        out.append(a % ndim)
+    return tuple(sorted(out))
+
+
+def _kept_shape(shape, axis):
+    axes = _axes(axis, len(shape))
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _reduced_ndim(x_shape, axis):
+    return len(x_shape) - len(_axes(axis, len(x_shape)))
+
+
+def _spread(g, x_shape, axis, keepdims):
+    """Cotangent of a reduction, broadcast back to ``batch_shape + x_shape``."""
+    gshape = shape_of(g)
+    kept = _kept_shape(x_shape, axis)
+    out_ndim = len(kept) if keepdims else _reduced_ndim(x_shape, axis)
+    n_batch = len(gshape) - out_ndim
+    g = reshape(g, gshape[:n_batch] + kept)
+    return broadcast_to(g, gshape[:n_batch] + tuple(x_shape))
+
+
+def _sum_impl(x, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+sum = Primitive("sum", _sum_impl)  # noqa: A001 - mirrors numpy.sum
+# d sum(x) / dx_i = 1: the cotangent is copied to every summed element
+sum.defvjp(lambda g, ans, x, axis=None, keepdims=False: _spread(g, shape_of(x), axis, keepdims))
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis`` (a sum divided by the count, so it differentiates)."""
+    shape = shape_of(x)
+    count = int(np.prod([shape[a] for a in _axes(axis, len(shape))]))
+    return sum(x, axis=axis, keepdims=keepdims) / count
+
+
+def _extreme_rule(g, ans, x, axis=None, keepdims=False):
+    # d max(x) / dx_i = 1/k for the k elements equal to the max (PyTorch's amax)
+    xv = raw(x)
+    kept = _kept_shape(xv.shape, axis)
+    hit = xv == np.reshape(raw(ans), kept)
+    share = hit / np.sum(hit, axis=_axes(axis, xv.ndim), keepdims=True)
+    return _spread(g, xv.shape, axis, keepdims) * share.astype(xv.dtype)
+
+
+def _max_impl(x, axis=None, keepdims=False):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _min_impl(x, axis=None, keepdims=False):
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+max = Primitive("max", _max_impl)  # noqa: A001 - mirrors numpy.max
+max.defvjp(_extreme_rule)
+min = Primitive("min", _min_impl)  # noqa: A001 - mirrors numpy.min
+min.defvjp(_extreme_rule)
+
+
+def _logsumexp_impl(x, axis=None, keepdims=False):
+    shift = np.max(x, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0)
+    out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+    if not keepdims:
+        out = np.squeeze(out, axis=_axes(axis, np.ndim(x)))
+    return out
+
+
+def _logsumexp_rule(g, ans, x, axis=None, keepdims=False):
+    # d logsumexp(x) / dx_i = softmax(x)_i
+    shape = shape_of(x)
+    kept = _kept_shape(shape, axis)
+    probs = exp(x - reshape(ans, kept))
+    return _spread(g, shape, axis, keepdims) * probs
+
+
+logsumexp = Primitive("logsumexp", _logsumexp_impl)
+logsumexp.defvjp(_logsumexp_rule)
+
