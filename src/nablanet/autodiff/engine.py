@@ -59,58 +59,115 @@ def backprop(root, cotangent, targets=None, create_graph=False, release=False):
         Run the rules on Tensors, recording the backward pass.
     release : bool
         Drop the graph's references as it is consumed.
+
+    Returns
+    -------
+    dict or list
+        See ``targets``.
     """
     stop_ids = frozenset(id(t) for t in targets) if targets is not None else frozenset()
-    pending = {id(root): cotangent}
-    leaves = {}
+    sums = _Sums(create_graph)
     previous = mode.set_grad_enabled(create_graph)
     try:
         if id(root) in stop_ids or root._prim is None:
-            _deliver(root, cotangent, leaves)
+            sums.deliver(root, cotangent)
+        else:
+            sums.pending[id(root)] = cotangent
         for node in topological_order([root], stop_ids):
-            g = pending.pop(id(node), None)
+            g = sums.pending.pop(id(node), None)
             if g is None:
                 continue
-            _propagate(node, g, create_graph, pending, leaves, stop_ids)
+            _propagate(node, g, create_graph, sums, stop_ids)
             if release:
-                node._args = node._kwargs = None
+                node._args = ()
+                node._kwargs = {}
                 node._prim = _Released
     finally:
         mode.set_grad_enabled(previous)
     if targets is None:
-        return leaves
-    return [leaves.get(id(t), (None, None))[1] for t in targets]
+        return sums.leaves
+    return [sums.leaves.get(id(t), (None, None))[1] for t in targets]
 
 
-def _propagate(node, g, create_graph, pending, leaves, stop_ids):
+class _Sums:
+    """Cotangents waiting to be propagated (``pending``) and those of leaves (``leaves``).
+
+    In a first-order pass a sum computed here owns its buffer, so later terms are
+    added into it in place; arrays handed in by rules may be views of others and
+    are never written to.
+    """
+
+    __slots__ = ("pending", "leaves", "owned", "in_place")
+
+    def __init__(self, create_graph):
+        self.pending = {}
+        self.leaves = {}
+        self.owned = set()
+        self.in_place = not create_graph
+
+    def _add(self, key, old, new):
+        if (
+            self.in_place
+            and key in self.owned
+            and type(new) is np.ndarray
+            and new.shape == old.shape
+            and new.dtype == old.dtype
+        ):
+            old += new
+            return old
+        total = old + new
+        if self.in_place and type(total) is np.ndarray:
+            self.owned.add(key)
+        return total
+
+    def add_pending(self, arg, cot):
+        key = id(arg)
+        pending = self.pending
+        pending[key] = cot if key not in pending else self._add(key, pending[key], cot)
+
+    def deliver(self, leaf, cot):
+        key = id(leaf)
+        leaves = self.leaves
+        if key in leaves:
+            leaves[key] = (leaf, self._add(~key, leaves[key][1], cot))
+        else:
+            leaves[key] = (leaf, cot)
+
+
+def _propagate(node, g, create_graph, sums, stop_ids):
     args = node._args
-    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+    prim = node._prim
+    needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+    kwargs = node._kwargs
     if create_graph:
-        cots = node._prim.vjp(g, node, args, node._kwargs, needs)
+        ans, values = node, args
     else:
-        values = tuple(a.data if isinstance(a, Tensor) else a for a in args)
-        cots = node._prim.vjp(g, node.data, values, node._kwargs, needs)
-    for arg, need, cot in zip(args, needs, cots):
+        ans = node.data
+        values = tuple([a.data if isinstance(a, Tensor) else a for a in args])
+    if prim.joint_vjp is not None:
+        cots = prim.joint_vjp(g, ans, needs, *values, **kwargs)
+    else:
+        rules = prim.vjps
+        if rules is None:
+            cots = prim.vjp(g, ans, values, kwargs, needs)
+        else:
+            cots = [
+                rules[i](g, ans, *values, **kwargs) if need and rules[i] is not None else None
+                for i, need in enumerate(needs)
+            ]
+    for arg, need, cot in zip(args, needs, cots, strict=True):
         if not need or cot is None:
             continue
         if arg._prim is None or id(arg) in stop_ids:
-            _deliver(arg, cot, leaves)
+            sums.deliver(arg, cot)
         else:
-            key = id(arg)
-            pending[key] = cot if key not in pending else pending[key] + cot
-    return cots
-
-
-def _deliver(leaf, cot, leaves):
-    key = id(leaf)
-    if key in leaves:
-        leaves[key] = (leaf, leaves[key][1] + cot)
-    else:
-        leaves[key] = (leaf, cot)
+            sums.add_pending(arg, cot)
 
 
 class _ReleasedPrimitive:
     name = "released"
+    joint_vjp = None
+    vjps = None
 
     def vjp(self, *_):
         raise RuntimeError(

@@ -44,7 +44,7 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
     """Context manager (and decorator) that stops recording operations.
 
     Examples
@@ -60,7 +60,30 @@ class no_grad(_GradMode):
     _flag = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
     """Context manager (and decorator) that turns recording back on."""
 
     _flag = True
+
+
+class TracingScope:
+    """Mark that a transform is evaluating its function (internal).
+
+    A transform called while another one is tracing must record its own
+    backward pass, since the outer one may differentiate through it even when
+    its inputs are plain arrays (the result may depend on the outer variables
+    through a closure).
+    """
+
+    def __enter__(self):
+        _local.trace_depth = getattr(_local, "trace_depth", 0) + 1
+        return self
+
+    def __exit__(self, *exc):
+        _local.trace_depth -= 1
+        return False
+
+
+def inside_trace():
+    """True while some transform is evaluating its function on this thread."""
+    return getattr(_local, "trace_depth", 0) > 0

@@ -72,16 +72,16 @@ class Primitive:
 
     def __call__(self, *args, **kwargs):
         traced = False
-        has_tensor = False
-        for a in args:
+        raw_args = None
+        for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                has_tensor = True
+                if raw_args is None:
+                    raw_args = list(args)
+                raw_args[i] = a.data
                 if a.requires_grad:
                     traced = True
-                    break
-        if not has_tensor:
+        if raw_args is None:
             return self._apply(args, kwargs)
-        raw_args = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         out = self._apply(raw_args, kwargs)
         if traced and self.differentiable and mode.is_grad_enabled():
             return Tensor._from_op(out, self, args, kwargs)

@@ -15,7 +15,7 @@ import numpy as np
 
 from nablanet.autodiff import mode
 from nablanet.autodiff.engine import backprop
-from nablanet.autodiff.tensor import Tensor
+from nablanet.autodiff.tensor import Tensor, shape_of
 
 #: Rows of the identity pushed through one backward pass by jacobian.
 _JACOBIAN_CHUNK = 4096
@@ -52,13 +52,13 @@ def _trace(fun, args, argnums):
     """Call ``fun`` with the differentiated arguments wrapped; return (out, inputs, nested)."""
     args = list(args)
     inputs = []
-    nested = False
+    nested = mode.inside_trace()
     for i in argnums:
         var, traced = _as_input(args[i], i)
         nested = nested or traced
         args[i] = var
         inputs.append(var)
-    with mode.enable_grad():
+    with mode.enable_grad(), mode.TracingScope():
         out = fun(*args)
     if not isinstance(out, Tensor):
         out = Tensor(np.asarray(out))
@@ -76,7 +76,7 @@ def _pull(out, inputs, cotangent, nested, batch_shape=()):
     else:
         cots = backprop(out, cotangent, inputs, create_graph=nested)
     result = []
-    for var, cot in zip(inputs, cots):
+    for var, cot in zip(inputs, cots, strict=True):
         if cot is None:
             cot = _zeros_like_cotangent(batch_shape, var)
         if not nested and isinstance(cot, Tensor):
@@ -184,14 +184,19 @@ def vjp(fun, *primals):
     out, inputs, nested = _trace(fun, primals, tuple(range(len(primals))))
 
     def pullback(cotangent):
-        raw = cotangent.data if isinstance(cotangent, Tensor) and not nested else cotangent
-        batch = np.shape(raw)[: np.ndim(raw) - out.ndim] if not isinstance(raw, Tensor) else ()
-        if not isinstance(raw, Tensor) and tuple(np.shape(raw)[len(batch):]) != out.shape:
+        record = nested or mode.inside_trace()
+        if not isinstance(cotangent, Tensor):
+            cotangent = np.asarray(cotangent)
+        elif not record:
+            cotangent = cotangent.data
+        shape = shape_of(cotangent)
+        batch = shape[: len(shape) - out.ndim]
+        if len(shape) < out.ndim or tuple(shape[len(batch):]) != out.shape:
             raise ValueError(
-                f"vjp: cotangent has shape {np.shape(raw)}, expected {out.shape} "
+                f"vjp: cotangent has shape {shape}, expected {out.shape} "
                 f"(optionally with leading batch axes)"
             )
-        return tuple(_output(_pull(out, inputs, raw, nested, batch), nested))
+        return tuple(_output(_pull(out, inputs, cotangent, record, batch), record))
 
     return (out if nested else out.data), pullback
 
@@ -230,12 +235,12 @@ def jacobian(fun, argnums=0):
             seed[np.arange(stop - start), np.arange(start, stop)] = 1
             seed = seed.reshape((stop - start,) + out.shape)
             cots = _pull(out, inputs, seed, nested, (stop - start,))
-            for block, cot in zip(blocks, cots):
+            for block, cot in zip(blocks, cots, strict=True):
                 block.append(cot)
         from nablanet.ops.shape import concatenate, reshape
 
         result = []
-        for var, block in zip(inputs, blocks):
+        for var, block in zip(inputs, blocks, strict=True):
             full = block[0] if len(block) == 1 else concatenate(*block, axis=0)
             result.append(reshape(full, out.shape + var.shape))
         return result[0] if single else tuple(result)

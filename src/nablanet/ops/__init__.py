@@ -1,6 +1,15 @@
 """Every primitive with its derived VJP beside it (floor 2)."""
 
 from nablanet.ops import tensor_methods as _tensor_methods  # noqa: F401 - gives Tensor its operators
+from nablanet.ops.activations import (
+    leaky_relu,
+    log_sigmoid,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+)
 from nablanet.ops.arithmetic import (
     abs,
     add,
@@ -23,7 +32,15 @@ from nablanet.ops.arithmetic import (
     tanh,
     where,
 )
+from nablanet.ops.dense import linear
 from nablanet.ops.linalg import dot, matmul, outer, vdot
+from nablanet.ops.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+)
+from nablanet.ops.normalization import batch_norm
 from nablanet.ops.reductions import logsumexp, max, mean, min, sum
 from nablanet.ops.shape import (
     broadcast_to,
@@ -38,6 +55,7 @@ from nablanet.ops.shape import (
     take_along_axis,
     transpose,
 )
+from nablanet.ops.stochastic import dropout, dropout_mask, gaussian_dropout
 
 __all__ = [
     "abs", "add", "broadcast_to", "clip", "concatenate", "diagonal", "divide", "dot", "exp",
@@ -45,4 +63,10 @@ __all__ = [
     "maximum", "mean", "min", "minimum", "multiply", "negative", "outer", "power", "reshape",
     "sign", "sqrt", "square", "squeeze", "stack", "subtract", "sum", "swapaxes", "take",
     "take_along_axis", "tanh", "transpose", "vdot", "where",
+]
+# layers and losses (issue 3)
+__all__ += [
+    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "dropout", "dropout_mask", "gaussian_dropout", "leaky_relu", "linear", "log_sigmoid",
+    "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus",
 ]

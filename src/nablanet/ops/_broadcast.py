@@ -12,12 +12,14 @@ def unbroadcast(g, shape, out_ndim):
     ``out_ndim``) is ``shape`` broadcast against the other operands.  Axes that
     broadcasting added or stretched from 1 are summed; batch axes are kept.
     """
-    from nablanet.ops.reductions import sum as reduce_sum
-    from nablanet.ops.shape import reshape
-
     gshape = shape_of(g)
     shape = tuple(shape)
     n_batch = len(gshape) - out_ndim
+    if len(shape) == out_ndim and gshape[n_batch:] == shape:
+        return g  # nothing was broadcast (the common case)
+    from nablanet.ops.reductions import sum as reduce_sum
+    from nablanet.ops.shape import reshape
+
     lead = out_ndim - len(shape)
     axes = list(range(n_batch, n_batch + lead))
     offset = n_batch + lead

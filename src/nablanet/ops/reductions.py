@@ -7,7 +7,6 @@ negative indices so that leading batch axes of the cotangent pass through.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
@@ -91,7 +90,8 @@ min.defvjp(_extreme_rule)
 def _logsumexp_impl(x, axis=None, keepdims=False):
     shift = np.max(x, axis=axis, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0)
-    out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+    with np.errstate(divide="ignore"):  # all entries -inf: the log-sum-exp is -inf
+        out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
     if not keepdims:
         out = np.squeeze(out, axis=_axes(axis, np.ndim(x)))
     return out

@@ -103,8 +103,50 @@ def _is_basic(index):
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
 
 
+def _is_array_part(p):
+    return isinstance(p, (np.ndarray, list))
+
+
+def _advanced_layout(index):
+    """``(split, n_adv)`` for an index: whether NumPy puts the advanced-index axes first.
+
+    When advanced indices (integer/boolean arrays, and integers next to them) are
+    separated by a slice, Ellipsis or None, NumPy moves their broadcast axes to
+    the front of the result, in front of any batch axes.  ``n_adv`` is the
+    number of those axes.
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(_is_array_part(p) for p in parts):
+        return False, 0
+    positions = [
+        i for i, p in enumerate(parts)
+        if _is_array_part(p) or isinstance(p, (int, np.integer)) and not isinstance(p, bool)
+    ]
+    if positions[-1] - positions[0] + 1 == len(positions):
+        return False, 0
+    shapes = []
+    for i in positions:
+        part = np.asarray(parts[i])
+        shapes.append((int(np.count_nonzero(part)),) if part.dtype == bool else part.shape)
+    return True, len(np.broadcast_shapes(*shapes))
+
+
 def _getitem_impl(x, index):
     return x[index]
+
+
+def _gather_batched(g, index, k):
+    """``g[index]`` applied under ``k`` leading batch axes, which stay leading."""
+    if not k:
+        return getitem(g, index)
+    out = getitem(g, _batched_index(index, k))
+    split, n_adv = _advanced_layout(index)
+    if not split:
+        return out
+    # NumPy put the advanced axes before the batch axes: move the batch axes back in front
+    ndim = len(shape_of(out))
+    perm = tuple(range(n_adv, n_adv + k)) + tuple(range(n_adv)) + tuple(range(n_adv + k, ndim))
+    return transpose(out, perm)
 
 
 getitem = Primitive("getitem", _getitem_impl)
@@ -119,6 +161,10 @@ def _index_add_impl(values, index, shape, n_batch):
     full = vals.shape[:n_batch] + tuple(shape)
     out = np.zeros(full, dtype=vals.dtype)
     where = _batched_index(index, n_batch)
+    split, n_adv = _advanced_layout(index)
+    if split and n_batch:
+        # the target positions list the advanced axes first, then the batch axes
+        vals = np.moveaxis(vals, tuple(range(n_batch)), tuple(range(n_adv, n_adv + n_batch)))
     if _is_basic(index):
         out[where] = vals
     else:
@@ -128,8 +174,7 @@ def _index_add_impl(values, index, shape, n_batch):
 
 def _index_add_rule(g, ans, values, index, shape, n_batch):
     # the scatter's transpose is the gather: read back the scattered positions
-    k = _n_batch(g, ans) + n_batch
-    return getitem(g, _batched_index(index, k)) if k else getitem(g, index)
+    return _gather_batched(g, index, _n_batch(g, ans) + n_batch)
 
 
 index_add = Primitive("index_add", _index_add_impl)
@@ -204,7 +249,7 @@ def _concatenate_rule(g, ans, needs, *arrays, axis=0):
     axis = axis % ndim
     trailing = (slice(None),) * (ndim - 1 - axis)
     cots, start = [], 0
-    for need, a in zip(needs, arrays):
+    for need, a in zip(needs, arrays, strict=True):
         stop = start + shape_of(a)[axis]
         cots.append(getitem(g, (Ellipsis, slice(start, stop)) + trailing) if need else None)
         start = stop
@@ -216,7 +261,7 @@ _concatenate_p.defvjp_joint(_concatenate_rule)
 
 
 def concatenate(*arrays, axis=0):
-    """Join arrays along an existing axis; accepts ``concatenate(a, b)`` or ``concatenate([a, b])``."""
+    """Join arrays along an existing axis: ``concatenate(a, b)`` or ``concatenate([a, b])``."""
     if len(arrays) == 1 and isinstance(arrays[0], (list, tuple)):
         arrays = tuple(arrays[0])
     return _concatenate_p(*arrays, axis=axis)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.tensor import Tensor, raw
-from nablanet.ops import arithmetic as A
-from nablanet.ops import linalg as L
-from nablanet.ops import reductions as R
-from nablanet.ops import shape as S
+from nablanet.ops import arithmetic as A  # noqa: N812
+from nablanet.ops import linalg as L  # noqa: N812
+from nablanet.ops import reductions as R  # noqa: N812
+from nablanet.ops import shape as S  # noqa: N812
 
 
 def _reflected(fun):
@@ -50,6 +50,11 @@ def _cast_impl(x, dtype):
     return x.astype(dtype)
 
 
+def _cast_rule(g, ans, x, dtype):
+    # a dtype conversion passes the cotangent through, converted back
+    return _cast(g, raw(x).dtype) if raw(g).dtype != raw(x).dtype else g
+
+
 def _as_method(prim):
     # a Primitive is not a function, so it would not bind ``self``; wrap it
     def method(self, *args):
@@ -64,8 +69,7 @@ def _install():
 
     global _cast
     _cast = Primitive("cast", _cast_impl)
-    # a dtype conversion passes the cotangent through, converted back
-    _cast.defvjp(lambda g, ans, x, dtype: _cast(g, raw(x).dtype) if raw(g).dtype != raw(x).dtype else g)
+    _cast.defvjp(_cast_rule)
 
     methods = {
         "__add__": A.add,

@@ -1,0 +1,291 @@
+"""``nablanet train``: load data, split, fit with a progress bar, write the run folder.
+
+The MLP is trained one epoch at a time with ``partial_fit``; after each epoch
+``metrics.json`` and then the model file (the checkpoint, which holds the
+optimiser state and the estimator's random-generator state) are replaced
+atomically.  ``--resume DIR`` reloads both and continues, so an interrupted run
+ends with the same weights as an uninterrupted one.  Ctrl-C stops between
+checkpoints: the last complete epoch stays on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nablanet.cli.progress import TrainingProgress, make_console, print_metrics_table
+from nablanet.cli.runs import RunFolder, RunFolderError, default_run_dir, versions
+from nablanet.data import BUNDLED, DataError, load_dataset, train_test_split
+
+EXIT_INTERRUPTED = 130
+
+# Options of the command line and the estimator parameter each one sets.
+_MLP_PARAMS = {
+    "hidden": "hidden_layer_sizes",
+    "dropout": "dropout",
+    "lr": "learning_rate",
+    "batch_size": "batch_size",
+    "solver": "optimizer",
+    "epochs": "max_epochs",
+}
+_NEWTON_PARAMS = {"solver": "solver", "epochs": "max_iter"}
+_DEFAULTS = {"data": "digits", "model": "mlp", "seed": 0, "test_size": 0.2}
+_MLP_DEFAULT_EPOCHS = 20
+_OPTIONS = ("data", "target", "model", "solver", "epochs", "batch_size", "lr", "hidden",
+            "dropout", "seed", "test_size")
+
+
+# ---- configuration ------------------------------------------------------------------
+def _config_from_args(args):
+    config = {name: getattr(args, name) for name in _OPTIONS}
+    for name, value in _DEFAULTS.items():
+        if config[name] is None:
+            config[name] = value
+    if config["model"] == "mlp" and config["epochs"] is None:
+        config["epochs"] = _MLP_DEFAULT_EPOCHS
+    if str(config["data"]) not in BUNDLED:
+        config["data"] = _absolute_data_path(config["data"])
+    if config["hidden"] is not None:
+        config["hidden"] = list(config["hidden"])
+    ignored = [name for name in ("lr", "hidden", "dropout", "batch_size")
+               if config["model"] != "mlp" and config[name] is not None]
+    if ignored:
+        _note(f"--{ignored[0].replace('_', '-')} applies to --model mlp only; ignored")
+    return config
+
+
+def _absolute_data_path(text):
+    parts = [os.path.abspath(p.strip()) for p in str(text).split(",")]
+    return ",".join(parts)
+
+
+def _note(message):
+    print(f"nablanet: note: {message}", file=sys.stderr)
+
+
+def _estimator_class(model):
+    from nablanet import models
+
+    return {"mlp": models.MLPClassifier, "logistic": models.LogisticRegression,
+            "softmax": models.SoftmaxRegression}[model]
+
+
+def build_estimator(config, callback=None):
+    """The estimator a training config asks for (defaults where an option is unset)."""
+    cls = _estimator_class(config["model"])
+    mapping = _MLP_PARAMS if config["model"] == "mlp" else _NEWTON_PARAMS
+    accepted = cls().get_params(deep=False)
+    params = {"random_state": config["seed"]} if "random_state" in accepted else {}
+    for option, param in mapping.items():
+        if config.get(option) is not None:
+            value = config[option]
+            params[param] = tuple(value) if option == "hidden" else value
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no parameter {unknown[0]!r}")
+    if callback is not None and "callback" in accepted:
+        params["callback"] = callback
+    return cls(**params)
+
+
+# ---- data ---------------------------------------------------------------------------
+def _split_rng(seed):
+    # A stream of its own, so the split and the estimator's generator never share draws.
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+
+
+def _prepare_data(config):
+    data = load_dataset(config["data"], config["target"])
+    n_classes = np.unique(data.y).size
+    if config["model"] == "logistic" and n_classes > 2:
+        raise DataError(
+            f"--model logistic is binary but the labels hold {n_classes} classes; "
+            "use --model softmax or --model mlp"
+        )
+    parts = train_test_split(data.X, data.y, config["test_size"], _split_rng(config["seed"]))
+    return data, parts
+
+
+def _log_loss(model, X, y):
+    proba = model.predict_proba(X)
+    columns = np.searchsorted(model.classes_, y)
+    picked = proba[np.arange(y.size), columns]
+    return float(-np.mean(np.log(np.clip(picked, 1e-300, None))))
+
+
+def _accuracy(model, X, y):
+    return float(np.mean(model.predict(X) == y))
+
+
+# ---- the run ------------------------------------------------------------------------
+def _open_run(args):
+    if args.resume is None:
+        return _config_from_args(args), None, None
+    folder = RunFolder.open_existing(args.resume)
+    config = folder.read_config()
+    if config.get("model") != "mlp":
+        raise RunFolderError(
+            f"{folder.path} holds a {config.get('model')} run: only mlp runs are resumable "
+            "(a Newton fit takes seconds: start it again)"
+        )
+    given = [name for name in _OPTIONS if name != "epochs" and getattr(args, name) is not None]
+    if given or args.out is not None:
+        _note(f"resuming {folder.path}: its config.json decides; other options ignored")
+    if args.epochs is not None:
+        config["epochs"] = args.epochs
+        folder.write_config(config)
+    return config, folder, folder.read_metrics()
+
+
+def _record(config, folder, data, parts, status, history, stop_reason, timings, final=None):
+    metrics = {
+        "status": status,
+        "model": config["model"],
+        "data": data.name,
+        "n_train": int(parts[0].shape[0]),
+        "n_validation": int(parts[1].shape[0]),
+        "n_features": int(data.n_features),
+        "final": final or {},
+        "stop_reason": stop_reason,
+        "history": history,
+        "timings": timings,
+        "seed": config["seed"],
+        "versions": versions(),
+    }
+    folder.write_metrics(metrics)
+    return metrics
+
+
+def run_train(args, console=None):
+    """Run ``nablanet train`` with parsed ``args``; return the exit status."""
+    console = console or make_console()
+    started = time.perf_counter()
+    config, folder, previous = _open_run(args)
+    data, parts = _prepare_data(config)
+    if folder is None:  # a new run: the folder is made once the data are known to be good
+        folder = RunFolder.create(args.out if args.out is not None else default_run_dir())
+        config["target_column"] = data.target  # predict leaves this CSV column out
+        folder.write_config(config)
+    load_seconds = time.perf_counter() - started
+    console.print(
+        f"nablanet train: {config['model']} on {data.name} "
+        f"({parts[0].shape[0]} train / {parts[1].shape[0]} validation samples, "
+        f"{data.n_features} features, {np.unique(data.y).size} classes) -> {folder.path}"
+    )
+    trainer = _train_mlp if config["model"] == "mlp" else _train_newton
+    return trainer(config, folder, data, parts, previous, console, load_seconds, started)
+
+
+def _train_mlp(config, folder, data, parts, previous, console, load_seconds, started):
+    from nablanet import load
+
+    X_train, X_val, y_train, y_val = parts
+    if previous is not None:
+        model = load(folder.model_path)
+        history = list(previous.get("history", []))[: model.n_iter_]
+    else:
+        model, history = build_estimator(config), []
+    classes = np.unique(data.y)
+    epochs = config["epochs"]
+    status, stop_reason = "completed", f"trained the requested {epochs} epochs"
+    timings = {"load_seconds": load_seconds}
+    with TrainingProgress(epochs, "epoch", console, completed=len(history)) as bar:
+        try:
+            for epoch in range(len(history) + 1, epochs + 1):
+                tick = time.perf_counter()
+                model.partial_fit(X_train, y_train, classes=classes)
+                history.append({
+                    "epoch": epoch,
+                    "loss": float(model.loss_curve_[-1]),
+                    "val_loss": _log_loss(model, X_val, y_val),
+                    "val_accuracy": _accuracy(model, X_val, y_val),
+                    "seconds": time.perf_counter() - tick,
+                })
+                timings["fit_seconds"] = sum(row["seconds"] for row in history)
+                # metrics first, then the checkpoint: a resume trims history to the model
+                _record(config, folder, data, parts, "running", history,
+                        f"in progress: {epoch} of {epochs} epochs", timings)
+                model.save(folder.model_path)
+                bar.update(epoch, loss=history[-1]["loss"],
+                           val_acc=history[-1]["val_accuracy"])
+        except KeyboardInterrupt:
+            return _interrupted(config, folder, data, parts, history, timings, console)
+    final = _final_metrics(model, parts, history[-1]["loss"] if history else None)
+    final["epochs"] = len(history)
+    timings["total_seconds"] = time.perf_counter() - started
+    _record(config, folder, data, parts, status, history, stop_reason, timings, final)
+    _write_plots(folder, history, "epoch", model, parts, data, convergence=False)
+    return _finish(console, folder, final, stop_reason)
+
+
+def _interrupted(config, folder, data, parts, history, timings, console):
+    from nablanet import load
+
+    saved = load(folder.model_path).n_iter_ if folder.model_path.exists() else 0
+    history = history[:saved]
+    reason = (f"interrupted by the user after {saved} complete epochs; continue with "
+              f"nablanet train --resume {folder.path}")
+    _record(config, folder, data, parts, "interrupted", history, reason, timings)
+    console.print(f"[yellow]{reason}[/yellow]")
+    return EXIT_INTERRUPTED
+
+
+def _train_newton(config, folder, data, parts, previous, console, load_seconds, started):
+    X_train, X_val, y_train, y_val = parts
+    limit = config["epochs"] or 100
+    with TrainingProgress(limit, "Newton iteration", console) as bar:
+        def show(info):
+            bar.update(info["iteration"], loss=info.get("loss"), grad=info.get("grad_norm"))
+
+        model = build_estimator(config, callback=show)
+        tick = time.perf_counter()
+        model.fit(X_train, y_train)
+        fit_seconds = time.perf_counter() - tick
+        bar.finish(model.n_iter_)
+    model.set_params(callback=None)
+    history = [dict(row, iteration=k) for k, row in enumerate(model.history_, start=1)]
+    train_loss = history[-1].get("loss") if history else None
+    final = _final_metrics(model, parts, train_loss)
+    final["iterations"] = int(model.n_iter_)
+    timings = {"load_seconds": load_seconds, "fit_seconds": fit_seconds,
+               "total_seconds": time.perf_counter() - started}
+    stop_reason = str(model.stop_reason_)
+    model.save(folder.model_path)
+    _record(config, folder, data, parts, "completed", history, stop_reason, timings, final)
+    _write_plots(folder, history, "Newton iteration", model, parts, data, convergence=True)
+    return _finish(console, folder, final, stop_reason)
+
+
+def _final_metrics(model, parts, train_loss):
+    X_train, X_val, y_train, y_val = parts
+    return {
+        "train_loss": None if train_loss is None else float(train_loss),
+        "train_accuracy": _accuracy(model, X_train, y_train),
+        "val_loss": _log_loss(model, X_val, y_val),
+        "val_accuracy": _accuracy(model, X_val, y_val),
+    }
+
+
+def _write_plots(folder, history, step_name, model, parts, data, convergence):
+    from nablanet.cli import plots
+
+    plots.plot_loss(folder.file("loss.png"), history, step_name)
+    if convergence:
+        plots.plot_convergence(folder.file("convergence.png"), history)
+    X_val, y_val = parts[1], parts[3]
+    names = data.target_names if data.target_names else None
+    if names is not None and len(names) != len(model.classes_):
+        names = None
+    plots.plot_confusion(folder.file("confusion.png"), y_val, model.predict(X_val),
+                         model.classes_, names)
+
+
+def _finish(console, folder, final, stop_reason):
+    print_metrics_table(console, final)
+    console.print(f"stopped: {stop_reason}")
+    console.print(f"run folder: {Path(folder.path)}")
+    return 0

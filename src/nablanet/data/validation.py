@@ -1,0 +1,185 @@
+"""Checks at the boundary: every bad array is stopped here with a one-line message.
+
+Each check names what was expected and what came, so that the program can print
+the message as it is and a library user can see the fix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Bad input data: wrong shape, non-numeric, non-finite, too few samples or classes."""
+
+
+def check_finite(values, name="X"):
+    """Raise `DataError` if ``values`` holds NaN or infinity.
+
+    Parameters
+    ----------
+    values : array_like of float
+        Array to check.
+    name : str, default "X"
+        Name used in the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` as an array, unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_finite(np.array([1.0, np.nan]))
+    Traceback (most recent call last):
+    ...
+    nablanet.data.validation.DataError: X must hold finite numbers, found 1 NaN and 0 inf ...
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+        n_nan = int(np.count_nonzero(np.isnan(values)))
+        n_inf = int(np.count_nonzero(np.isinf(values)))
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+        raise DataError(
+            f"{name} must hold finite numbers, found {n_nan} NaN and {n_inf} inf values "
+            f"(first at index {first[0] if len(first) == 1 else first})"
+        )
+    return values
+
+
+def validate_features(X, name="X", min_samples=2):
+    """Return ``X`` as a finite float64 matrix of shape (n_samples, n_features).
+
+    Parameters
+    ----------
+    X : array_like
+        Feature matrix; a 1-D array is rejected (reshape it to one column or one row).
+    name : str, default "X"
+        Name used in messages.
+    min_samples : int, default 2
+        Fewest rows accepted (1 for prediction on a single sample).
+
+    Returns
+    -------
+    numpy.ndarray
+        C-contiguous float64 array of shape (n_samples, n_features).
+
+    Raises
+    ------
+    DataError
+        Non-numeric values, wrong number of dimensions, too few samples, no
+        features, NaN or inf.
+
+    Examples
+    --------
+    >>> validate_features([[1, 2], [3, 4]]).dtype
+    dtype('float64')
+    >>> validate_features([[1, 2]])
+    Traceback (most recent call last):
+    ...
+    nablanet.data.validation.DataError: X needs at least 2 samples (rows), got 1
+    """
+    try:
+        array = np.asarray(X)
+    except ValueError as err:
+        raise DataError(f"{name} must be a rectangular numeric array ({err})") from None
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{name} must be numeric, got values of dtype {array.dtype}")
+    if array.ndim != 2:
+        raise DataError(
+            f"{name} must be 2-D (n_samples, n_features), got {array.ndim}-D shape {array.shape}"
+        )
+    n_samples, n_features = array.shape
+    if n_samples < min_samples:
+        raise DataError(f"{name} needs at least {min_samples} samples (rows), got {n_samples}")
+    if n_features < 1:
+        raise DataError(f"{name} needs at least 1 feature (column), got 0")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    return check_finite(array, name)
+
+
+def validate_labels(y, n_samples, min_classes=2, name="y"):
+    """Return ``y`` as a 1-D label array of length ``n_samples`` with enough classes.
+
+    Parameters
+    ----------
+    y : array_like
+        Class labels (integers or strings); a column vector (n, 1) is accepted.
+    n_samples : int
+        Number of rows of the matching feature matrix.
+    min_classes : int, default 2
+        Fewest distinct classes accepted (1 disables the check).
+    name : str, default "y"
+        Name used in messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D array of labels.
+
+    Raises
+    ------
+    DataError
+        Wrong shape or length, NaN/inf labels, or fewer than ``min_classes`` classes.
+
+    Examples
+    --------
+    >>> validate_labels([0, 1, 1], 3)
+    array([0, 1, 1])
+    >>> validate_labels([1, 1, 1], 3)
+    Traceback (most recent call last):
+    ...
+    nablanet.data.validation.DataError: y must hold at least 2 classes, got a single class (1)
+    """
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise DataError(f"{name} must be 1-D (n_samples,), got shape {labels.shape}")
+    if labels.shape[0] != n_samples:
+        raise DataError(
+            f"{name} has {labels.shape[0]} labels but X has {n_samples} samples; "
+            "they must match"
+        )
+    if labels.dtype.kind not in "biufUS":
+        raise DataError(f"{name} must hold numbers or strings, got dtype {labels.dtype}")
+    check_finite(labels, name)
+    classes = np.unique(labels)
+    if classes.size < min_classes:
+        found = f"a single class ({classes[0]})" if classes.size == 1 else f"{classes.size}"
+        raise DataError(f"{name} must hold at least {min_classes} classes, got {found}")
+    return labels
+
+
+def validate_n_features(X, n_expected, source="the model"):
+    """Raise `DataError` unless ``X`` has ``n_expected`` columns.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        2-D feature matrix.
+    n_expected : int
+        Number of features the model was fitted on.
+    source : str
+        What expects that number (used in the message).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``X`` unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> validate_n_features(np.zeros((2, 3)), 4)
+    Traceback (most recent call last):
+    ...
+    nablanet.data.validation.DataError: feature count mismatch: the model expects 4 features, ...
+    """
+    if X.shape[1] != n_expected:
+        raise DataError(
+            f"feature count mismatch: {source} expects {n_expected} features, "
+            f"the data has {X.shape[1]}"
+        )
+    return X

@@ -1,0 +1,285 @@
+"""Shared machinery of the Newton-fitted linear classifiers (logistic and softmax).
+
+The sequence of a fit: validate, encode labels, build the closed-form objective
+from :mod:`nablanet.optim.objectives` (summed weighted loss + ``0.5/C ||W||^2``,
+the same minimiser as scikit-learn's ``C``), minimise it with damped Newton,
+Newton-CG or plain gradient descent, then read the coefficients and the trace.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from nablanet.models._base import NablanetEstimator, check_choice, check_positive, notify
+
+_SOLVERS = ("newton", "newton-cg", "gd")
+_TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
+
+
+class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
+    """Base of LogisticRegression and SoftmaxRegression (see their docstrings)."""
+
+    _max_classes = None
+
+    def __init__(
+        self,
+        C=1.0,
+        penalty="l2",
+        fit_intercept=True,
+        solver="newton",
+        tol=1e-8,
+        max_iter=100,
+        verbose=False,
+        callback=None,
+    ):
+        self.C = C
+        self.penalty = penalty
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.callback = callback
+
+    # -- fitting -------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Minimise the penalised summed log-loss.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,)
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each sample's loss (integer weights act as repetitions).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        self.classes_, y_index = _encode(y, self._max_classes, type(self).__name__)
+        objective = self._objective(X, y_index, sample_weight)
+        result = self._minimise(objective)
+        self._set_solution(objective, result.x)
+        self.n_iter_ = int(result.n_iter)
+        self.stop_reason_ = result.stop_reason
+        self.history_ = _history(result.trace)
+        self.objective_value_ = float(result.fun)
+        self._after_fit(objective, result)
+        return self
+
+    def _alpha(self):
+        return 1.0 / self.C if self.penalty == "l2" else 0.0
+
+    def _check_params(self):
+        check_choice("penalty", self.penalty, ("l2", None))
+        check_choice("solver", self.solver, _SOLVERS)
+        check_positive("C", self.C)
+        check_positive("tol", self.tol)
+        check_positive("max_iter", self.max_iter, integer=True)
+
+    def _minimise(self, objective):
+        from nablanet.optim import newton, newton_cg
+
+        x0 = np.zeros(objective.n_params)
+        check = self._check_with_callback(objective)
+        if self.solver == "gd":
+            result = _gradient_descent(objective, x0, self._lipschitz(objective), self.tol,
+                                       self.max_iter, check, self.verbose)
+        else:
+            solve = newton if self.solver == "newton" else newton_cg
+            result = solve(objective, x0, tol=self.tol, max_iter=self.max_iter, check=check,
+                           verbose=self.verbose)
+        self._notify_rest(result.trace)
+        return result
+
+    def _check_with_callback(self, objective):
+        """The objective's own check (separation), plus the per-iteration callback."""
+        own = getattr(objective, "check", None)
+        self._notified = 0
+        if self.callback is None:
+            return own
+
+        def check(x, f, g):
+            self._notified += 1
+            notify(self.callback, {"iteration": self._notified, "loss": float(f),
+                                   "grad_norm": float(np.max(np.abs(g), initial=0.0))})
+            return own(x, f, g) if own is not None else None
+
+        return check
+
+    def _notify_rest(self, trace):
+        """The solver skips the check after its converging step: report that one too."""
+        if self.callback is None:
+            return
+        for k in range(self._notified, len(trace["loss"])):
+            notify(self.callback, {"iteration": k + 1, "loss": float(trace["loss"][k]),
+                                   "grad_norm": float(trace["grad_norm"][k])})
+
+    def _after_fit(self, objective, result):
+        """Hook for extra fitted attributes (standard errors in logistic regression)."""
+
+    # -- prediction ----------------------------------------------------------------
+    def _linear_scores(self, X):
+        X = self._validate_predict_data(X)
+        return X @ self.coef_.T + self.intercept_
+
+    def decision_function(self, X):
+        """Logits; for two classes the log-odds of ``classes_[1]``, shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        scores = self._linear_scores(X)
+        if scores.shape[1] == 1:
+            return scores[:, 0]
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def predict_proba(self, X):
+        """Class probabilities (columns in the order of ``classes_``).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self._linear_scores(X)
+        if scores.shape[1] == 1:
+            scores = np.hstack([np.zeros_like(scores), scores])
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably."""
+        scores = self._linear_scores(X)
+        if scores.shape[1] == 1:
+            scores = np.hstack([np.zeros_like(scores), scores])
+        return scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self._linear_scores(X)
+        if scores.shape[1] == 1:
+            return self.classes_[(scores[:, 0] > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    # -- files ---------------------------------------------------------------------
+    def _fitted_state(self):
+        check_is_fitted(self)
+        arrays = {"coef": self.coef_, "intercept": self.intercept_,
+                  "classes": _portable_labels(self.classes_)}
+        arrays.update({f"history.{k}": np.asarray([h[k] for h in self.history_], dtype=float)
+                       for k in _TRACE_KEYS})
+        for name in ("covariance_", "bse_"):
+            if getattr(self, name, None) is not None:
+                arrays[name.rstrip("_")] = getattr(self, name)
+        scalars = {"n_iter": self.n_iter_, "stop_reason": self.stop_reason_,
+                   "n_features_in": self.n_features_in_,
+                   "objective_value": self.objective_value_}
+        return arrays, scalars
+
+    def _restore_state(self, arrays, scalars):
+        self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
+        self.classes_ = arrays["classes"]
+        self.n_features_in_ = int(scalars["n_features_in"])
+        if self.coef_.ndim != 2 or self.coef_.shape[1] != self.n_features_in_:
+            raise ValueError(f"coef has shape {self.coef_.shape} for "
+                             f"{self.n_features_in_} features")
+        self.n_iter_ = int(scalars["n_iter"])
+        self.stop_reason_ = scalars["stop_reason"]
+        self.objective_value_ = float(scalars["objective_value"])
+        columns = {k: arrays[f"history.{k}"] for k in _TRACE_KEYS}
+        self.history_ = _history(columns)
+        for name in ("covariance", "bse"):
+            if name in arrays:
+                setattr(self, name + "_", arrays[name])
+
+
+def _encode(y, max_classes, name):
+    from nablanet.models._base import encode_labels
+
+    return encode_labels(y, max_classes=max_classes, name=name)
+
+
+def _portable_labels(classes):
+    classes = np.asarray(classes)
+    return np.asarray([str(c) for c in classes]) if classes.dtype.hasobject else classes
+
+
+def _history(trace):
+    """The solver's column trace as a list of per-iteration dicts."""
+    n = len(trace["loss"])
+    return [{k: float(trace[k][i]) for k in _TRACE_KEYS} for i in range(n)]
+
+
+def _gradient_descent(objective, x0, lipschitz, tol, max_iter, check, verbose):
+    """The notes' gradient descent on the summed loss, step 1/L (L bounds the curvature).
+
+    Uses :class:`nablanet.optim.GD` on one parameter tensor; stops on the gradient
+    max-norm (``tol``), on the notes' rule (the step no longer changes the
+    parameters), on ``check`` (separation), or at ``max_iter`` with a warning.
+    """
+    from nablanet.autodiff import Tensor
+    from nablanet.optim import GD, ConvergenceWarning, NewtonResult
+
+    theta = Tensor(np.array(x0, dtype=float), requires_grad=True)
+    opt = GD([theta], lr=1.0 / lipschitz)
+    trace = {k: [] for k in _TRACE_KEYS}
+    reason, message = "max_iter", ""
+    g = objective.gradient(theta.data)
+    for _ in range(max_iter):
+        if np.max(np.abs(g), initial=0.0) <= tol:
+            reason = "gradient"
+            break
+        before = theta.data.copy()
+        theta.grad = Tensor(g)
+        opt.step()
+        f, g = objective.value(theta.data), objective.gradient(theta.data)
+        step_norm = float(np.linalg.norm(theta.data - before))
+        row = (f, float(np.max(np.abs(g), initial=0.0)), np.nan, step_norm, 0.0, 1.0)
+        for key, value in zip(_TRACE_KEYS, row):
+            trace[key].append(value)
+        if verbose:
+            print(f"iter {len(trace['loss']):4d}  loss {f:.10e}  |g|max {row[1]:.3e}")
+        if step_norm <= 1e-14 * (1.0 + np.linalg.norm(theta.data)):
+            reason = "step_size"
+            break
+        found = check(theta.data, f, g) if check is not None else None
+        if found is not None:
+            reason, message = found
+            break
+    converged = reason in ("gradient", "step_size")
+    if not converged:
+        advice = message or "raise max_iter or use solver='newton'"
+        warnings.warn(f"gradient descent stopped without converging ({reason} after "
+                      f"{len(trace['loss'])} iterations: {advice})", ConvergenceWarning,
+                      stacklevel=4)
+    f = objective.value(theta.data)
+    arrays = {k: np.asarray(v, dtype=float) for k, v in trace.items()}
+    return NewtonResult(theta.data.copy(), f, g, len(trace["loss"]), converged, reason,
+                        message, arrays)

@@ -1,0 +1,64 @@
+"""``Linear``: the affine layer ``y = x W^T + b`` with PyTorch's default initialisation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nablanet.nn.module import Module, Parameter
+from nablanet.ops.dense import linear
+
+
+class Linear(Module):
+    """Affine layer ``y = x W^T + b``; ``weight`` is stored ``(out_features, in_features)``.
+
+    Initialisation is PyTorch's default, Kaiming-uniform with ``a = sqrt(5)``,
+    which is ``U(-1/sqrt(in_features), 1/sqrt(in_features))`` for the weight and
+    the same interval for the bias, drawn from ``generator``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool, default True
+    generator : numpy.random.Generator, optional
+        Source of the initial values; a fresh unseeded ``default_rng()`` when omitted.
+    dtype : numpy dtype, default float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> layer = nn.Linear(3, 2, generator=np.random.default_rng(0))
+    >>> layer.weight.shape, layer(np.ones((5, 3))).shape
+    ((2, 3), (5, 2))
+    """
+
+    def __init__(self, in_features, out_features, bias=True, generator=None, dtype=np.float64):
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(
+                f"Linear needs positive sizes, got in_features={in_features}, "
+                f"out_features={out_features}"
+            )
+        rng = np.random.default_rng() if generator is None else generator
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(
+            rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype)
+        )
+        if bias:
+            self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        """``x W^T + b`` for ``x`` of shape ``(N, in_features)``."""
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

@@ -1,0 +1,125 @@
+"""``BatchNorm1d`` (claim C2) with PyTorch's conventions and its error on batch size 1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.tensor import shape_of
+from nablanet.nn.module import Module, Parameter
+from nablanet.ops.normalization import batch_norm
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation of ``(N, C)`` input.
+
+    Training: ``y = gamma (x - mu) / sqrt(var + eps) + beta`` with the batch's
+    mean and biased variance, and (with ``track_running_stats``)::
+
+        running_mean <- (1 - momentum) * running_mean + momentum * mu
+        running_var  <- (1 - momentum) * running_var  + momentum * var * N / (N - 1)
+
+    ``momentum`` is the weight of the *new* batch (PyTorch's meaning); ``None``
+    gives the cumulative average ``1 / num_batches_tracked``.  Evaluation
+    normalises with the running statistics.
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of features.
+    eps : float, default 1e-5
+    momentum : float or None, default 0.1
+    affine : bool, default True
+        Learn gamma (``weight``, init 1) and beta (``bias``, init 0).
+    track_running_stats : bool, default True
+        Without running statistics, evaluation also uses the batch's.
+    dtype : numpy dtype, default float64
+
+    Raises
+    ------
+    ValueError
+        In training with a batch of one row (see :meth:`forward`), or for input
+        of the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> bn = nn.BatchNorm1d(2)
+    >>> y = bn(np.array([[1.0, 0.0], [3.0, 4.0]]))
+    >>> bn.running_mean.numpy()
+    array([0.2, 0.2])
+    """
+
+    def __init__(
+        self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+        dtype=np.float64,
+    ):
+        super().__init__()
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self):
+        """Running mean 0, running variance 1, no batches tracked."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def _check_input(self, x, use_batch):
+        shape = tuple(shape_of(x))
+        if len(shape) != 2 or shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm1d({self.num_features}): expected input of shape "
+                f"(N, {self.num_features}), got shape {shape}"
+            )
+        if use_batch and shape[0] == 1:
+            raise ValueError(
+                "BatchNorm1d: training with a batch of 1 row is degenerate: the batch mean "
+                "equals the row, so x_hat = 0, the output is beta whatever the input and "
+                "the input gradient is exactly zero. Use batches of at least 2 rows, or "
+                "call .eval() to normalise with the running statistics"
+            )
+
+    def forward(self, x):
+        """Normalise ``x`` of shape ``(N, num_features)``."""
+        use_batch = self.training or self.running_mean is None
+        self._check_input(x, use_batch)
+        tracked = None
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            tracked = int(self.num_batches_tracked.data)
+        running = not self.training or self.track_running_stats
+        return batch_norm(
+            x,
+            self.running_mean if running else None,
+            self.running_var if running else None,
+            self.weight,
+            self.bias,
+            training=use_batch,
+            momentum=self.momentum,
+            eps=self.eps,
+            num_batches_tracked=tracked,
+        )
+
+    def extra_repr(self):
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+

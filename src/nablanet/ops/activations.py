@@ -1,0 +1,265 @@
+"""Activation functions as primitives, each with its derived VJP beside it.
+
+Every forward is written to be stable for logits of any size (|z| up to 1e4
+and beyond): exponentials only ever see non-positive arguments.  Every rule is
+written with nablanet ops, so the backward pass can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops.arithmetic import exp
+from nablanet.ops.reductions import sum as reduce_sum
+
+
+def _negative_axis(axis, x):
+    ndim = len(shape_of(x))
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of bounds for an input of shape {shape_of(x)}")
+    return axis - ndim if axis >= 0 else axis
+
+
+# -- logistic family -------------------------------------------------------------------
+def _sigmoid_impl(x):
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+_sigmoid = Primitive("sigmoid", _sigmoid_impl)
+# d sigma(z)/dz = sigma(z) (1 - sigma(z))  (C1)
+_sigmoid.defvjp(lambda g, ans, x: g * (ans * (1 - ans)))
+
+
+def _softplus_impl(x):
+    x = np.asarray(x)
+    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+
+
+_softplus = Primitive("softplus", _softplus_impl)
+# d log(1 + e^z)/dz = sigma(z)
+_softplus.defvjp(lambda g, ans, x: g * _sigmoid(x))
+
+
+def _log_sigmoid_impl(x):
+    x = np.asarray(x)
+    return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+
+
+_log_sigmoid = Primitive("log_sigmoid", _log_sigmoid_impl)
+# d log sigma(z)/dz = 1 - sigma(z) = sigma(-z)  (C1)
+_log_sigmoid.defvjp(lambda g, ans, x: g * _sigmoid(-x))
+
+
+def sigmoid(x):
+    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+
+    Returns
+    -------
+    Tensor or ndarray
+        Same shape and dtype as ``x``, values in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.sigmoid(np.array([0.0, 1e4, -1e4]))
+    array([0.5, 1. , 0. ])
+    """
+    return _sigmoid(x)
+
+
+def softplus(x):
+    """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``: finite for any finite x.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.softplus(np.array([0.0, 1e4]))
+    array([6.93147181e-01, 1.00000000e+04])
+    """
+    return _softplus(x)
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, never ``log(0)``.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.log_sigmoid(np.array([-1e4, 0.0]))
+    array([-1.00000000e+04, -6.93147181e-01])
+    """
+    return _log_sigmoid(x)
+
+
+# -- rectifiers --------------------------------------------------------------------------
+def _relu_impl(x):
+    return np.maximum(x, 0)
+
+
+def _positive(x):
+    xv = raw(x)
+    return (xv > 0).astype(xv.dtype)
+
+
+_relu = Primitive("relu", _relu_impl)
+# d relu(z)/dz = [z > 0]  (0 at z = 0, as PyTorch)
+_relu.defvjp(lambda g, ans, x: g * _positive(x))
+
+
+def _leaky_relu_impl(x, negative_slope=0.01):
+    return np.where(x > 0, x, x * negative_slope).astype(np.asarray(x).dtype, copy=False)
+
+
+def _leaky_slope(x, negative_slope):
+    xv = raw(x)
+    return np.where(xv > 0, 1.0, negative_slope).astype(xv.dtype)
+
+
+_leaky_relu = Primitive("leaky_relu", _leaky_relu_impl)
+# lrelu'(z) = 1 for z > 0, slope for z <= 0 (C3; slope at exactly 0, as PyTorch)
+_leaky_relu.defvjp(lambda g, ans, x, negative_slope=0.01: g * _leaky_slope(x, negative_slope))
+
+
+def relu(x):
+    """Rectified linear unit ``max(x, 0)``; its derivative at 0 is taken as 0 (PyTorch).
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.relu(np.array([-2.0, 0.0, 3.0]))
+    array([0., 0., 3.])
+    """
+    return _relu(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """``x`` for ``x > 0``, ``negative_slope * x`` otherwise.
+
+    The derivative is 1 for ``x > 0`` and ``negative_slope`` for ``x <= 0``
+    (at exactly 0 the slope, as PyTorch).  The notes' network uses slope 0.1.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+    negative_slope : float, default 0.01
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.leaky_relu(np.array([-2.0, 0.0, 3.0]), 0.1)
+    array([-0.2,  0. ,  3. ])
+    """
+    return _leaky_relu(x, negative_slope=float(negative_slope))
+
+
+# -- softmax family ----------------------------------------------------------------------
+def _softmax_impl(x, axis=-1):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def _softmax_rule(g, ans, x, axis=-1):
+    # d p_k/d z_i = p_k (delta_ik - p_i)  =>  dL/dz = p * (g - <g, p>)  (C3)
+    return ans * (g - reduce_sum(g * ans, axis=axis, keepdims=True))
+
+
+_softmax = Primitive("softmax", _softmax_impl)
+_softmax.defvjp(_softmax_rule)
+
+
+def _log_softmax_impl(x, axis=-1):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax_rule(g, ans, x, axis=-1):
+    # d (z_k - lse(z))/d z_i = delta_ik - p_i  =>  dL/dz = g - p * sum(g)  (C7)
+    return g - exp(ans) * reduce_sum(g, axis=axis, keepdims=True)
+
+
+_log_softmax = Primitive("log_softmax", _log_softmax_impl)
+_log_softmax.defvjp(_log_softmax_rule)
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the max so it never overflows.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+    axis : int, default -1
+
+    Returns
+    -------
+    Tensor or ndarray
+        Non-negative, summing to 1 along ``axis``.
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.softmax(np.array([0.0, 1e4]))
+    array([0., 1.])
+    """
+    return _softmax(x, axis=_negative_axis(axis, x))
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``: finite wherever ``x`` is.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+    axis : int, default -1
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.log_softmax(np.array([0.0, 1e4]))
+    array([-10000.,      0.])
+    """
+    return _log_softmax(x, axis=_negative_axis(axis, x))
+
+
+__all__ = ["leaky_relu", "log_sigmoid", "log_softmax", "relu", "sigmoid", "softmax", "softplus"]

@@ -1,0 +1,322 @@
+"""Losses: fused, stable primitives whose VJPs are the notes' closed forms.
+
+Binary cross-entropy is computed from logits (softplus form, claim C1) and
+softmax cross-entropy from log-softmax (claims C3 and C7), so neither ever
+takes ``log(0)``.  Reductions follow PyTorch: ``'mean'``, ``'sum'``, ``'none'``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops.activations import _log_softmax, _sigmoid, _softmax, softplus
+from nablanet.ops.arithmetic import log, maximum
+from nablanet.ops.reductions import sum as reduce_sum
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, denominator=None):
+    if reduction == "none":
+        return loss
+    total = reduce_sum(loss)
+    if reduction == "sum":
+        return total
+    count = int(np.prod(shape_of(loss)))
+    return total / (count if denominator is None else denominator)
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_same_shape(name, a, b, what="targets"):
+    if tuple(shape_of(a)) != tuple(shape_of(b)):
+        raise ValueError(
+            f"{name}: {what} must have the input's shape {tuple(shape_of(a))}, "
+            f"got {tuple(shape_of(b))}"
+        )
+
+
+# -- binary cross-entropy ----------------------------------------------------------------
+def _bce_logits_impl(z, y):
+    z = np.asarray(z)
+    out = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    return out.astype(z.dtype, copy=False)
+
+
+def _bce_logits_rule(g, ans, needs, z, y):
+    # l = softplus(z) - y z  =>  dl/dz = sigma(z) - y (C1),  dl/dy = -z
+    dz = g * (_sigmoid(z) - y) if needs[0] else None
+    dy = g * -z if needs[1] else None
+    return dz, dy
+
+
+_bce_logits = Primitive("binary_cross_entropy_with_logits", _bce_logits_impl)
+_bce_logits.defvjp_joint(_bce_logits_rule)
+
+
+def binary_cross_entropy_with_logits(
+    logits, targets, reduction="mean", weight=None, pos_weight=None
+):
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``targets``, from the logits.
+
+    ``l = -[pos_weight * y log sigma(z) + (1 - y) log(1 - sigma(z))]``, computed as
+    ``softplus(z) - y z`` (no log of 0: ``l(z=-1e4, y=1) = 1e4``); its gradient
+    in ``z`` is ``sigma(z) - y``.  Claim C1's summed loss is ``reduction='sum'``.
+
+    Parameters
+    ----------
+    logits : Tensor or array_like
+    targets : Tensor or array_like
+        Same shape as ``logits``, values in [0, 1].
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    weight : array_like, optional
+        Per-element rescaling, broadcast against the loss.
+    pos_weight : array_like, optional
+        Weight of the positive term, broadcast over the last axis (one per class).
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.binary_cross_entropy_with_logits(np.array([-1e4]), np.array([1.0]), 'sum')
+    np.float64(10000.0)
+    """
+    _check_reduction(reduction)
+    _check_same_shape("binary_cross_entropy_with_logits", logits, targets)
+    if pos_weight is None:
+        loss = _bce_logits(logits, targets)
+    else:
+        # l = (1 - y) z + (1 + (w_pos - 1) y) softplus(-z)
+        loss = (1 - targets) * logits + (1 + (pos_weight - 1) * targets) * softplus(-logits)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _bce_impl(p, y):
+    p = np.asarray(p)
+    with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped at -100
+        log_p = np.maximum(np.log(p), -100)
+        log_q = np.maximum(np.log1p(-p), -100)
+    return (-(y * log_p + (1 - y) * log_q)).astype(p.dtype, copy=False)
+
+
+def _bce_rule(g, ans, needs, p, y):
+    # dl/dp = (p - y) / (p (1 - p)), the denominator floored at 1e-12 (PyTorch)
+    dp = g * ((p - y) / maximum(p * (1 - p), 1e-12)) if needs[0] else None
+    # dl/dy = log(1 - p) - log p, each floored at -100
+    dy = g * (maximum(log(1 - p), -100.0) - maximum(log(p), -100.0)) if needs[1] else None
+    return dp, dy
+
+
+_bce = Primitive("binary_cross_entropy", _bce_impl)
+_bce.defvjp_joint(_bce_rule)
+
+
+def binary_cross_entropy(probs, targets, reduction="mean", weight=None):
+    """Binary cross-entropy of probabilities, with PyTorch's clamping of each log at -100.
+
+    Prefer :func:`binary_cross_entropy_with_logits`: it is exact where this one clamps.
+
+    Parameters
+    ----------
+    probs : Tensor or array_like
+        Values in [0, 1].
+    targets : Tensor or array_like
+        Same shape as ``probs``.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    weight : array_like, optional
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Raises
+    ------
+    ValueError
+        If a probability lies outside [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.binary_cross_entropy(np.array([0.0]), np.array([1.0]))
+    np.float64(100.0)
+    """
+    _check_reduction(reduction)
+    _check_same_shape("binary_cross_entropy", probs, targets)
+    pv = np.asarray(raw(probs))
+    if pv.size and not (np.all(pv >= 0) and np.all(pv <= 1)):
+        raise ValueError(
+            "binary_cross_entropy: probs must lie in [0, 1], got values in "
+            f"[{np.nanmin(pv)}, {np.nanmax(pv)}]; pass logits to "
+            "binary_cross_entropy_with_logits instead"
+        )
+    loss = _bce(probs, targets)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# -- softmax cross-entropy ---------------------------------------------------------------
+def _softmax_ce_impl(z, y):
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return -np.sum(y * log_p, axis=-1)
+
+
+def _expand_last(g):
+    from nablanet.ops.shape import expand_dims
+
+    return expand_dims(g, -1)
+
+
+def _softmax_ce_rule(g, ans, needs, z, y):
+    # L = -sum_k y_k (z_k - lse z)  =>  dL/dz = p sum(y) - y  (= p - y, C3/C7)
+    g = _expand_last(g)
+    dz = dy = None
+    if needs[0]:
+        dz = g * (_softmax(z, axis=-1) * reduce_sum(y, axis=-1, keepdims=True) - y)
+    if needs[1]:
+        # dL/dy_k = -log p_k
+        dy = g * -_log_softmax(z, axis=-1)
+    return dz, dy
+
+
+_softmax_ce = Primitive("softmax_cross_entropy", _softmax_ce_impl)
+_softmax_ce.defvjp_joint(_softmax_ce_rule)
+
+
+def _index_targets(target, n_classes, ignore_index, dtype, expected_shape):
+    labels = np.asarray(raw(target))
+    if labels.shape != expected_shape:
+        raise ValueError(
+            f"cross_entropy: class-index target must have shape {expected_shape}, "
+            f"got {labels.shape}"
+        )
+    valid = labels != ignore_index
+    bad = valid & ((labels < 0) | (labels >= n_classes))
+    if np.any(bad):
+        raise ValueError(
+            f"cross_entropy: class labels must lie in [0, {n_classes - 1}] for {n_classes} "
+            f"classes, got {labels[bad][:5].tolist()}"
+        )
+    onehot = np.zeros(labels.shape + (n_classes,), dtype=dtype)
+    safe = np.where(valid, labels, 0)
+    np.put_along_axis(onehot, safe[..., None], 1, axis=-1)
+    onehot *= valid[..., None]
+    return onehot, valid, safe
+
+
+def cross_entropy(
+    logits, target, reduction="mean", weight=None, label_smoothing=0.0, ignore_index=-100
+):
+    """Softmax cross-entropy ``-sum_k y_k log softmax(z)_k`` over the last axis.
+
+    Its gradient in the logits is ``softmax(z) - y`` (claims C3, C7), computed in
+    one fused primitive; its Hessian is ``diag(p) - p p^T``.
+
+    Parameters
+    ----------
+    logits : Tensor or array_like
+        Shape ``(N, C)`` or ``(C,)``.
+    target : array_like or Tensor
+        Class indices (integers, shape ``(N,)`` or ``()``) or probabilities
+        (floats, the logits' shape).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        With class indices and ``weight``, 'mean' divides by the summed weights
+        of the targets (PyTorch).
+    weight : array_like, optional
+        One weight per class.
+    label_smoothing : float, default 0.0
+        Mixes the target with the uniform distribution: ``(1 - s) y + s / C``.
+    ignore_index : int, default -100
+        Class-index targets equal to it contribute nothing (and do not count in the mean).
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.cross_entropy(np.array([[0.0, 0.0]]), np.array([1]))
+    np.float64(0.6931471805599453)
+    """
+    _check_reduction(reduction)
+    shape = tuple(shape_of(logits))
+    if len(shape) not in (1, 2):
+        raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got {shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    dtype = np.asarray(raw(logits)).dtype
+    n_classes = shape[-1]
+    target_kind = np.asarray(raw(target)).dtype.kind
+    denominator = None
+    if target_kind in "iub":
+        y, valid, labels = _index_targets(target, n_classes, ignore_index, dtype, shape[:-1])
+        if label_smoothing:
+            uniform = valid[..., None].astype(dtype) * (label_smoothing / n_classes)
+            y = y * (1 - label_smoothing) + uniform
+        count = int(np.sum(valid))
+        if weight is not None:
+            denominator = reduce_sum(weight[labels] * valid) if count else 1.0
+            weight_rows = weight
+        else:
+            denominator = count
+            weight_rows = None
+    elif target_kind == "f":
+        _check_same_shape("cross_entropy", logits, target, "probability targets")
+        y = target
+        if label_smoothing:
+            y = y * (1 - label_smoothing) + label_smoothing / n_classes
+        weight_rows = weight
+    else:
+        raise TypeError(
+            f"cross_entropy: target must be class indices (integers) or probabilities "
+            f"(floats), got dtype {np.asarray(raw(target)).dtype}"
+        )
+    if weight_rows is not None:
+        y = y * weight_rows
+    loss = _softmax_ce(logits, y)
+    return _reduce(loss, reduction, denominator)
+
+
+def mse_loss(input, target, reduction="mean"):  # noqa: A002 - PyTorch's argument name
+    """Mean squared error ``(input - target)^2``, reduced.
+
+    Parameters
+    ----------
+    input, target : Tensor or array_like
+        Same shape.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.ops.mse_loss(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
+    np.float64(5.0)
+    """
+    _check_reduction(reduction)
+    _check_same_shape("mse_loss", input, target, "target")
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "mse_loss",
+]

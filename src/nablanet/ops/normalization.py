@@ -1,0 +1,178 @@
+"""Batch normalisation (claim C2): a fused primitive with the closed-form backward.
+
+Training mode normalises with the batch mean and biased variance,
+``xhat = (x - mu) / sqrt(var + eps)``, ``y = gamma xhat + beta``, and updates
+the running statistics in place as PyTorch does.  The backward rule is the
+notes' formula, written in nablanet ops so that it can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import Tensor, raw, shape_of
+from nablanet.ops.arithmetic import sqrt
+from nablanet.ops.reductions import mean as reduce_mean
+from nablanet.ops.reductions import sum as reduce_sum
+
+
+def _batch_norm_impl(x, weight, bias, mean, inv_std, eps=1e-5):
+    out = (x - mean) * inv_std
+    if weight is not None:
+        out *= weight
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _normalised(x, mean, inv_std, eps):
+    """xhat and 1/sqrt(var + eps): from the saved statistics, or re-derived from a traced x."""
+    if isinstance(x, Tensor) and x.requires_grad:
+        centred = x - reduce_mean(x, axis=0)
+        inv = 1 / sqrt(reduce_mean(centred * centred, axis=0) + eps)
+        return centred * inv, inv
+    return (raw(x) - mean) * inv_std, inv_std
+
+
+def _batch_norm_rule(g, ans, needs, x, weight, bias, mean, inv_std, eps=1e-5):
+    xhat, inv = _normalised(x, mean, inv_std, eps)
+    dx = dweight = dbias = None
+    if needs[0]:
+        # C2: dL/dx = (gamma / sqrt(var + eps)) (g - mean(g) - xhat mean(g xhat))
+        scale = inv if weight is None else weight * inv
+        g_mean = reduce_mean(g, axis=-2, keepdims=True)
+        gx_mean = reduce_mean(g * xhat, axis=-2, keepdims=True)
+        dx = scale * (g - g_mean - xhat * gx_mean)
+    if needs[1]:
+        # dL/dgamma = sum_n g xhat
+        dweight = reduce_sum(g * xhat, axis=-2)
+    if needs[2]:
+        # dL/dbeta = sum_n g
+        dbias = reduce_sum(g, axis=-2)
+    return dx, dweight, dbias, None, None
+
+
+_batch_norm = Primitive("batch_norm", _batch_norm_impl)
+_batch_norm.defvjp_joint(_batch_norm_rule)
+
+
+def _check_shapes(x, running_mean, running_var, weight, bias):
+    shape = tuple(shape_of(x))
+    if len(shape) != 2:
+        raise ValueError(f"batch_norm: expected 2-D input of shape (N, C), got shape {shape}")
+    n_features = shape[1]
+    for name, value in (
+        ("running_mean", running_mean), ("running_var", running_var),
+        ("weight", weight), ("bias", bias),
+    ):
+        if value is not None and tuple(shape_of(value)) != (n_features,):
+            raise ValueError(
+                f"batch_norm: {name} must have shape ({n_features},) for input of shape "
+                f"{shape}, got {tuple(shape_of(value))}"
+            )
+
+
+def _update_running(running_mean, running_var, mean, var, n, factor):
+    """PyTorch's update: stat <- (1 - factor) stat + factor * batch stat (unbiased var)."""
+    if running_mean is not None:
+        rm = raw(running_mean)
+        rm *= 1 - factor
+        rm += factor * mean
+    if running_var is not None and n > 1:
+        rv = raw(running_var)
+        rv *= 1 - factor
+        rv += (factor * n / (n - 1)) * var
+
+
+def batch_norm(
+    x,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+    num_batches_tracked=None,
+):
+    """Batch normalisation of ``(N, C)`` input (PyTorch's ``F.batch_norm``).
+
+    Training: ``y = gamma (x - mu) / sqrt(var + eps) + beta`` with batch mean and
+    biased variance, and the running statistics updated **in place**::
+
+        running_mean <- (1 - momentum) * running_mean + momentum * mu
+        running_var  <- (1 - momentum) * running_var  + momentum * var * N / (N - 1)
+
+    (``momentum`` is the weight of the new batch; ``momentum=None`` uses
+    ``1 / num_batches_tracked``, a cumulative average).  Evaluation uses the
+    running statistics.  The input gradient sums to zero over the batch (C2).
+    With ``N = 1`` in training the output is ``beta`` whatever the input and the
+    gradient is zero; the running variance is then left unchanged (its unbiased
+    estimate is undefined).  :class:`nablanet.nn.BatchNorm1d` raises instead.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (N, C)
+    running_mean, running_var : ndarray or Tensor, shape (C,), or None
+        Updated in place in training mode.
+    weight, bias : Tensor or array_like, shape (C,), optional
+        gamma and beta (1 and 0 when omitted).
+    training : bool, default False
+    momentum : float or None, default 0.1
+    eps : float, default 1e-5
+    num_batches_tracked : int, optional
+        Batches seen including this one; needed when ``momentum`` is None.
+
+    Returns
+    -------
+    Tensor or ndarray, shape (N, C)
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> rm, rv = np.zeros(1), np.ones(1)
+    >>> nb.ops.batch_norm(np.array([[1.0], [3.0]]), rm, rv, training=True, eps=0.0)
+    array([[-1.],
+           [ 1.]])
+    >>> rm, rv
+    (array([0.2]), array([1.1]))
+    """
+    _check_shapes(x, running_mean, running_var, weight, bias)
+    if training:
+        return _batch_norm_train(
+            x, running_mean, running_var, weight, bias, momentum, eps, num_batches_tracked
+        )
+    if running_mean is None or running_var is None:
+        raise ValueError(
+            "batch_norm: evaluation mode needs running_mean and running_var; "
+            "pass training=True to normalise with the batch statistics"
+        )
+    inv_std = 1 / np.sqrt(raw(running_var) + eps)
+    out = (x - raw(running_mean)) * inv_std
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, tracked):
+    xv = np.asarray(raw(x))
+    n = xv.shape[0]
+    mean = xv.mean(axis=0)
+    var = np.square(xv - mean).mean(axis=0)
+    inv_std = 1 / np.sqrt(var + eps)
+    if momentum is None:
+        if not tracked:
+            raise ValueError(
+                "batch_norm: momentum=None (cumulative average) needs num_batches_tracked >= 1"
+            )
+        factor = 1.0 / tracked
+    else:
+        factor = float(momentum)
+    _update_running(running_mean, running_var, mean, var, n, factor)
+    return _batch_norm(x, weight, bias, mean, inv_std, eps=float(eps))
+
+
+__all__ = ["batch_norm"]

@@ -1,0 +1,214 @@
+"""``nablanet train``: every bundled dataset, CSV / NPZ / IDX files, the run folder, resume."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nablanet.cli.main import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FAST = ["--epochs", "2", "--hidden", "8", "--batch-size", "32"]
+
+
+def assert_valid_png(path):
+    import matplotlib.image as mpimg
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    image = mpimg.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def assert_run_folder(folder, newton=False):
+    from nablanet import load
+
+    names = {p.name for p in folder.iterdir()}
+    expected = {"model.npz", "config.json", "metrics.json", "loss.png", "confusion.png"}
+    assert expected <= names
+    assert ("convergence.png" in names) == newton
+    assert not [n for n in names if n.endswith(".tmp")]
+    for png in ("loss.png", "confusion.png") + (("convergence.png",) if newton else ()):
+        assert_valid_png(folder / png)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["stop_reason"]
+    assert {"train_accuracy", "val_accuracy", "val_loss"} <= set(metrics["final"])
+    assert 0.0 <= metrics["final"]["val_accuracy"] <= 1.0
+    assert metrics["history"] and "numpy" in metrics["versions"]
+    assert {"load_seconds", "fit_seconds", "total_seconds"} <= set(metrics["timings"])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["seed"] == metrics["seed"]
+    model = load(folder / "model.npz")
+    assert model.n_features_in_ == metrics["n_features"]
+    return metrics, config
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "iris", "wine"])
+def test_mlp_on_each_bundled_dataset(tmp_path, name, capsys):
+    out = tmp_path / name
+    assert main(["train", "--data", name, "--out", str(out), "--seed", "3", *FAST]) == 0
+    metrics, config = assert_run_folder(out)
+    assert config["data"] == name and config["seed"] == 3
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2]
+    assert {"loss", "val_loss", "val_accuracy"} <= set(metrics["history"][0])
+    printed = capsys.readouterr().out
+    assert "val_accuracy" in printed and str(out) in printed
+
+
+def test_options_reach_the_estimator(tmp_path):
+    from nablanet import load
+
+    out = tmp_path / "run"
+    args = ["train", "--data", "iris", "--out", str(out), "--epochs", "1", "--hidden", "5,4",
+            "--dropout", "0.1", "--lr", "0.01", "--batch-size", "20", "--solver", "sgd",
+            "--test-size", "0.3"]
+    assert main(args) == 0
+    params = load(out / "model.npz").get_params()
+    assert params["hidden_layer_sizes"] == (5, 4) and params["dropout"] == 0.1
+    assert params["learning_rate"] == 0.01 and params["batch_size"] == 20
+    assert params["optimizer"] == "sgd"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_validation"] == 45 and metrics["n_train"] == 105
+
+
+def test_training_improves_digits(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--epochs", "4", "--hidden", "32", "--lr", "0.01"]) == 0
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert history[-1]["val_accuracy"] > 0.8
+
+
+def test_csv_file_with_named_target(tmp_path, rng):
+    X = rng.normal(size=(60, 3))
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    lines = ["label,a,b,c"] + [f"{t},{r[0]},{r[1]},{r[2]}" for t, r in zip(y, X)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--target", "label",
+                 "--out", str(out), *FAST]) == 0
+    _, config = assert_run_folder(out)
+    assert config["target_column"] == "label"
+
+
+def test_npz_file(tmp_path, rng):
+    X = rng.normal(size=(50, 4))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 1] > 0).astype(int))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(out), *FAST]) == 0
+    assert_run_folder(out)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_files(tmp_path, rng, compress):
+    from test_data_files import write_idx
+
+    suffix = ".gz" if compress else ""
+    images = rng.integers(0, 256, size=(40, 3, 3))
+    labels = (images[:, 0, 0] > 127).astype(np.uint8)
+    write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", images, compress=compress)
+    write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", labels, compress=compress)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path), "--out", str(out), *FAST]) == 0
+    metrics, _ = assert_run_folder(out)
+    assert metrics["n_features"] == 9
+
+
+def test_default_out_is_a_timestamped_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", "iris", "--epochs", "1", "--hidden", "4"]) == 0
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name[:8].isdigit()
+    assert (runs[0] / "model.npz").is_file()
+
+
+@pytest.mark.parametrize("model, data", [("logistic", "breast_cancer"), ("softmax", "iris")])
+def test_newton_models(tmp_path, model, data):
+    out = tmp_path / model
+    assert main(["train", "--model", model, "--data", data, "--out", str(out)]) == 0
+    metrics, _ = assert_run_folder(out, newton=True)
+    norms = [row["grad_norm"] for row in metrics["history"]]
+    assert norms[-1] < 1e-6 * norms[0]
+    assert metrics["final"]["iterations"] == len(metrics["history"])
+    assert [row["iteration"] for row in metrics["history"]] == list(range(1, len(norms) + 1))
+    assert metrics["final"]["val_accuracy"] > 0.85
+
+
+# ---- checkpoints and resume ---------------------------------------------------------
+def _model_contents(path):
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files if k != "__meta__"}
+        meta = json.loads(archive["__meta__"].tobytes().decode())
+    return arrays, meta["fitted"]
+
+
+def assert_same_model(a, b):
+    arrays_a, fitted_a = _model_contents(a)
+    arrays_b, fitted_b = _model_contents(b)
+    assert arrays_a.keys() == arrays_b.keys()
+    for key in arrays_a:
+        np.testing.assert_array_equal(arrays_a[key], arrays_b[key], err_msg=key)
+    assert fitted_a == fitted_b
+
+
+RESUME_ARGS = ["train", "--data", "wine", "--hidden", "8", "--batch-size", "16", "--epochs", "4",
+               "--seed", "7"]
+
+
+def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch):
+    from nablanet import MLPClassifier, load
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert main(RESUME_ARGS + ["--out", str(full)]) == 0
+
+    original, calls = MLPClassifier.partial_fit, []
+
+    def interrupted_in_epoch_3(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MLPClassifier, "partial_fit", interrupted_in_epoch_3)
+    assert main(RESUME_ARGS + ["--out", str(cut)]) == 130
+    monkeypatch.undo()
+    metrics = json.loads((cut / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and "--resume" in metrics["stop_reason"]
+    assert len(metrics["history"]) == 2 and load(cut / "model.npz").n_iter_ == 2
+
+    assert main(["train", "--resume", str(cut)]) == 0
+    assert_same_model(full / "model.npz", cut / "model.npz")
+    resumed = json.loads((cut / "metrics.json").read_text())
+    reference = json.loads((full / "metrics.json").read_text())
+    assert resumed["status"] == "completed"
+    for a, b in zip(resumed["history"], reference["history"], strict=True):
+        assert a["loss"] == b["loss"] and a["val_accuracy"] == b["val_accuracy"]
+
+
+def test_interrupt_during_checkpoint_keeps_previous_one(tmp_path, monkeypatch):
+    from nablanet import MLPClassifier, load
+
+    original, calls = MLPClassifier.save, []
+
+    def interrupted_second_save(self, path):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, path)
+
+    monkeypatch.setattr(MLPClassifier, "save", interrupted_second_save)
+    cut = tmp_path / "cut"
+    assert main(RESUME_ARGS + ["--out", str(cut)]) == 130
+    monkeypatch.undo()
+    assert load(cut / "model.npz").n_iter_ == 1
+    assert len(json.loads((cut / "metrics.json").read_text())["history"]) == 1
+    assert main(["train", "--resume", str(cut), "--epochs", "2"]) == 0
+    assert load(cut / "model.npz").n_iter_ == 2
+
+
+def test_resume_can_extend_a_finished_run(tmp_path):
+    short, long = tmp_path / "short", tmp_path / "long"
+    assert main(RESUME_ARGS[:-4] + ["--epochs", "2", "--seed", "7", "--out", str(short)]) == 0
+    assert main(["train", "--resume", str(short), "--epochs", "4"]) == 0
+    assert main(RESUME_ARGS + ["--out", str(long)]) == 0
+    assert_same_model(short / "model.npz", long / "model.npz")
+    assert json.loads((short / "config.json").read_text())["epochs"] == 4

@@ -1,0 +1,174 @@
+"""Distributed Newton fits on a 2-worker LocalCluster equal the in-memory Newton fit."""
+
+import os
+import signal
+import warnings
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("dask.distributed")
+
+from nablanet.data import DataError  # noqa: E402
+from nablanet.distributed import fit_newton, read_npz_shards  # noqa: E402
+from nablanet.optim import ConvergenceWarning, LogisticObjective, SoftmaxObjective, newton  # noqa: E402, I001
+
+MEMORY_LIMIT = 200e6  # bytes per worker
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  memory_limit=MEMORY_LIMIT, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+def _data(rng, n=3000, d=5, n_classes=2):
+    X = rng.normal(size=(n, d)) * np.linspace(0.5, 2.0, d)
+    scores = X @ rng.normal(size=(d, n_classes)) + rng.gumbel(size=(n, n_classes)) * 2.0
+    return X, scores.argmax(axis=1)
+
+
+def _in_memory(X, y, multinomial, C, fit_intercept):
+    """Coefficients (K', d) and intercepts (K',) of nablanet's in-memory Newton fit."""
+    alpha = 0.0 if C is None else 1.0 / C
+    if not multinomial:
+        objective = LogisticObjective(X, y, alpha=alpha, fit_intercept=fit_intercept)
+        theta = newton(objective, np.zeros(objective.n_params), tol=1e-10).x
+        return theta[None, : X.shape[1]], np.array([theta[-1] if fit_intercept else 0.0])
+    objective = SoftmaxObjective(X, y, alpha=alpha, fit_intercept=fit_intercept)
+    full = objective.coefficients(newton(objective, np.zeros(objective.n_params), tol=1e-10).x)
+    return full[:, : X.shape[1]], (full[:, -1] if fit_intercept else np.zeros(len(full)))
+
+
+@pytest.mark.parametrize("multinomial", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("C", [0.5, None])
+def test_matches_in_memory_newton(client, rng, multinomial, fit_intercept, C):
+    X, y = _data(rng, n_classes=3 if multinomial else 2)
+    chunks = (700, 900, 400, 1000)  # uneven row blocks on purpose
+    result = fit_newton(da.from_array(X, chunks=(chunks, 5)), da.from_array(y, chunks=(chunks,)),
+                        multinomial=multinomial, C=C, fit_intercept=fit_intercept, tol=1e-10)
+    coef, intercept = _in_memory(X, y, multinomial, C, fit_intercept)
+    assert result["converged"], result["message"]
+    np.testing.assert_allclose(result["coef"], coef, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(result["intercept"], intercept, atol=1e-8, rtol=0)
+    # one fused pass per iteration, plus the first evaluation and any backtracking
+    assert result["n_passes"] <= result["n_iter"] + 1 + 2 * np.sum(result["trace"]["step_length"] < 1)
+
+
+def test_threaded_scheduler_gives_the_same_fit(client, rng):
+    import dask
+
+    X, y = _data(rng)
+    Xd, yd = da.from_array(X, chunks=(1000, 5)), da.from_array(y, chunks=1000)
+    on_cluster = fit_newton(Xd, yd, multinomial=False, tol=1e-10)
+    with dask.config.set(scheduler="threads"):
+        threaded = fit_newton(Xd, yd, multinomial=False, tol=1e-10)
+    np.testing.assert_allclose(threaded["coef"], on_cluster["coef"], atol=1e-12)
+
+
+def test_string_labels_and_column_chunks(client, rng):
+    X, y = _data(rng)
+    names = np.array(["no", "yes"])[y]
+    result = fit_newton(da.from_array(X, chunks=(1000, 2)), da.from_array(names, chunks=1000),
+                        multinomial=False, tol=1e-10)
+    assert list(result["classes"]) == ["no", "yes"]
+    np.testing.assert_allclose(result["coef"], _in_memory(X, y, False, 1.0, True)[0], atol=1e-8)
+
+
+def test_separable_data_warns_like_in_memory(client):
+    X = np.linspace(-2, 2, 400)[:, None] + 0.05 * np.sign(np.linspace(-2, 2, 400))[:, None]
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        result = fit_newton(da.from_array(X, chunks=100), da.from_array(y, chunks=100),
+                            multinomial=False, C=None)
+    assert result["stop_reason"] == "separation" and not result["converged"]
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        objective = LogisticObjective(X, y)
+        assert newton(objective, np.zeros(2)).stop_reason == "separation"
+
+
+def test_max_iter_warns(client, rng):
+    X, y = _data(rng)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        result = fit_newton(da.from_array(X, chunks=1000), da.from_array(y, chunks=1000),
+                            multinomial=False, max_iter=1)
+    assert result["stop_reason"] == "max_iter" and result["n_iter"] == 1
+
+
+def test_nan_in_one_block_names_the_block(client, rng):
+    X, y = _data(rng)
+    X[2345, 3] = np.nan
+    with pytest.raises(DataError, match=r"block 2 \(rows 2000 to 2999\).*row 2345, column 3"):
+        fit_newton(da.from_array(X, chunks=1000), da.from_array(y, chunks=1000),
+                   multinomial=False)
+
+
+def test_inconsistent_chunks_are_reported(client, rng):
+    X, y = _data(rng)
+    with pytest.raises(DataError, match="chunked alike.*y.rechunk"):
+        fit_newton(da.from_array(X, chunks=1000), da.from_array(y, chunks=700),
+                   multinomial=False)
+    with pytest.raises(DataError, match="same number of rows"):
+        fit_newton(da.from_array(X, chunks=1000), da.from_array(y[:-1], chunks=1000),
+                   multinomial=False)
+
+
+def _write_shards(folder, X, y, copies, rng):
+    """``copies`` shards, each a fresh row permutation of (X, y); returns total bytes."""
+    total = 0
+    for i in range(copies):
+        order = rng.permutation(len(y))
+        path = folder / f"shard-{i:03d}.npz"
+        np.savez(path, X=X[order], y=y[order])
+        total += path.stat().st_size
+    return total
+
+
+def _worker_pids(client):
+    return client.run(os.getpid)
+
+
+def test_out_of_core_fit_on_shards_larger_than_worker_memory(client, tmp_path, rng):
+    # 30 shards of 40,000 x 30 float64 (9.6 MB each, ~290 MB) against 200 MB per worker:
+    # every shard is a permutation of one base sample, so the full objective is `copies`
+    # times the base one and the fit equals the in-memory fit of the base with C * copies.
+    copies, C = 30, 0.01
+    X, y = _data(rng, n=40_000, d=30)
+    on_disk = _write_shards(tmp_path, X, y, copies, rng)
+    assert on_disk > 1.4 * MEMORY_LIMIT
+    pids = _worker_pids(client)
+    Xd, yd = read_npz_shards(tmp_path / "shard-*.npz")
+    result = fit_newton(Xd, yd, multinomial=False, C=C, tol=1e-8)
+    assert _worker_pids(client) == pids  # no worker was killed or restarted
+    coef, intercept = _in_memory(X, y, False, C * copies, True)
+    np.testing.assert_allclose(result["coef"], coef, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(result["intercept"], intercept, atol=1e-8, rtol=0)
+
+
+def test_worker_killed_mid_fit_gives_the_correct_fit(client, rng):
+    X, y = _data(rng, n=4000, n_classes=3)
+    Xd = da.from_array(X, chunks=(500, 5)).persist()  # blocks live on both workers
+    yd = da.from_array(y, chunks=500).persist()
+    distributed.wait([Xd, yd])
+    before = _worker_pids(client)
+    killed = []
+
+    def kill_a_worker(info):
+        if info["iteration"] == 2:
+            address, pid = sorted(before.items())[0]
+            os.kill(pid, signal.SIGKILL)  # its blocks are lost and must be recomputed
+            killed.append(address)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = fit_newton(Xd, yd, multinomial=True, C=1.0, tol=1e-10, callback=kill_a_worker)
+    assert killed
+    assert set(_worker_pids(client).values()) != set(before.values())
+    coef, intercept = _in_memory(X, y, True, 1.0, True)
+    np.testing.assert_allclose(result["coef"], coef, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(result["intercept"], intercept, atol=1e-8, rtol=0)
+    client.wait_for_workers(2, timeout=30)

@@ -1,0 +1,84 @@
+"""Activations: order-2 gradients, closed forms, stability at |z| = 1e4, float32 kept."""
+
+import numpy as np
+import pytest
+
+import nablanet as nb
+from nablanet import ops
+from nablanet.checks import check_grads
+from specs_layers import LAYER_SPECS
+
+NAMES = ["sigmoid", "softplus", "log_sigmoid", "relu", "leaky_relu", "softmax", "log_softmax"]
+EXTREME = np.array([-1e4, -800.0, -30.0, 0.0, 30.0, 800.0, 1e4])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_check_grads_order_2(name, rng):
+    fun, args = LAYER_SPECS[name](rng)
+    check_grads(fun, args, order=2)
+
+
+def test_sigmoid_and_friends_closed_forms(rng):
+    z = rng.standard_normal(10) * 4
+    s = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(ops.sigmoid(z), s, rtol=1e-14)
+    np.testing.assert_allclose(ops.softplus(z), np.log1p(np.exp(z)), rtol=1e-13)
+    np.testing.assert_allclose(ops.log_sigmoid(z), np.log(s), rtol=1e-13)
+    np.testing.assert_allclose(nb.grad(lambda x: ops.sigmoid(x).sum())(z), s * (1 - s))
+    hess = nb.hessian(lambda x: ops.log_sigmoid(x).sum())(z)
+    np.testing.assert_allclose(hess, np.diag(-s * (1 - s)), atol=1e-14)
+
+
+@pytest.mark.parametrize("fun", [ops.sigmoid, ops.softplus, ops.log_sigmoid, ops.relu])
+def test_extreme_inputs_finite_values_and_grads(fun):
+    assert np.all(np.isfinite(fun(EXTREME)))
+    g = nb.grad(lambda x: fun(x).sum())(EXTREME)
+    assert np.all(np.isfinite(g))
+
+
+def test_extreme_limits():
+    np.testing.assert_array_equal(ops.sigmoid(np.array([-1e4, 1e4])), [0.0, 1.0])
+    np.testing.assert_array_equal(ops.softplus(np.array([-1e4, 1e4])), [0.0, 1e4])
+    np.testing.assert_array_equal(ops.log_sigmoid(np.array([-1e4, 1e4])), [-1e4, 0.0])
+    np.testing.assert_array_equal(ops.softmax(np.array([-1e4, 0.0, 1e4])), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(ops.log_softmax(np.array([0.0, 1e4])), [-1e4, 0.0])
+    g = nb.grad(lambda x: ops.log_softmax(x)[0])(np.array([0.0, 1e4]))
+    np.testing.assert_array_equal(g, [1.0, -1.0])
+
+
+def test_leaky_relu_derivative_is_slope_at_zero_and_below():
+    x = np.array([-2.0, 0.0, 3.0])
+    np.testing.assert_array_equal(ops.leaky_relu(x, 0.1), [-0.2, 0.0, 3.0])
+    g = nb.grad(lambda x: ops.leaky_relu(x, 0.1).sum())(x)
+    np.testing.assert_array_equal(g, [0.1, 0.1, 1.0])
+    np.testing.assert_array_equal(nb.grad(lambda x: ops.relu(x).sum())(x), [0.0, 0.0, 1.0])
+
+
+def test_softmax_jacobian_closed_form(rng):
+    z = rng.standard_normal(5)
+    p = ops.softmax(z)
+    np.testing.assert_allclose(nb.jacobian(ops.softmax)(z), np.diag(p) - np.outer(p, p),
+                               atol=1e-15)
+    np.testing.assert_allclose(p.sum(), 1.0)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2])
+def test_softmax_axis(axis, rng):
+    z = rng.standard_normal((3, 4))
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    np.testing.assert_allclose(ops.softmax(z, axis=axis), e / e.sum(axis=axis, keepdims=True))
+    check_grads(lambda x: ops.log_softmax(x, axis=axis), [z], order=2)
+
+
+def test_softmax_bad_axis():
+    with pytest.raises(ValueError, match="axis 2"):
+        ops.softmax(np.zeros((2, 2)), axis=2)
+
+
+@pytest.mark.parametrize("fun", [ops.sigmoid, ops.softplus, ops.log_sigmoid, ops.relu,
+                                 lambda x: ops.leaky_relu(x, 0.1), ops.softmax, ops.log_softmax])
+def test_float32_stays_float32(fun, rng):
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    assert fun(x).dtype == np.float32
+    g = nb.grad(lambda x: fun(x).sum())(x)
+    assert g.dtype == np.float32

@@ -1,0 +1,103 @@
+"""Elementwise primitives: closed-form derivatives, broadcasting, kinks and bad shapes."""
+
+import numpy as np
+import pytest
+
+import nablanet as nb
+from nablanet.checks import check_grads
+
+X = np.array([-1.7, -0.4, 0.3, 1.1, 2.5])
+POS = np.array([0.2, 0.7, 1.0, 1.9, 3.3])
+
+DERIVATIVES = [
+    (nb.exp, np.exp, X),
+    (nb.log, lambda x: 1 / x, POS),
+    (nb.log1p, lambda x: 1 / (1 + x), POS),
+    (nb.expm1, np.exp, X),
+    (nb.sqrt, lambda x: 0.5 / np.sqrt(x), POS),
+    (nb.tanh, lambda x: 1 - np.tanh(x) ** 2, X),
+    (nb.abs, np.sign, X),
+    (nb.negative, lambda x: -np.ones_like(x), X),
+    (nb.square, lambda x: 2 * x, X),
+    (lambda x: 1.0 / x, lambda x: -1 / x ** 2, POS),
+    (lambda x: x ** 2.5, lambda x: 2.5 * x ** 1.5, POS),
+    (lambda x: 3.0 ** x, lambda x: np.log(3.0) * 3.0 ** x, X),
+]
+
+
+@pytest.mark.parametrize("op, derivative, x", DERIVATIVES)
+def test_elementwise_derivative_closed_form(op, derivative, x):
+    np.testing.assert_allclose(nb.grad(lambda x: nb.sum(op(x)))(x), derivative(x), rtol=1e-13)
+
+
+def test_forward_values_match_numpy():
+    np.testing.assert_allclose(nb.tanh(X), np.tanh(X))
+    np.testing.assert_allclose(nb.log1p(nb.tensor(POS)).numpy(), np.log1p(POS))
+    assert isinstance(nb.exp(X), np.ndarray)  # plain arrays in, plain arrays out
+
+
+def test_broadcast_cotangents_are_summed_back(rng):
+    x, y = rng.standard_normal((3, 1, 4)), rng.standard_normal((2, 1))
+    gx, gy = nb.grad(lambda x, y: nb.sum(x * y), argnums=(0, 1))(x, y)
+    assert gx.shape == x.shape and gy.shape == y.shape
+    np.testing.assert_allclose(gx, np.broadcast_to(y.sum(), x.shape))
+    np.testing.assert_allclose(gy, np.broadcast_to(x.sum(), y.shape))
+    assert nb.grad(lambda s: nb.sum(s * x))(np.array(2.0)).shape == ()
+
+
+def test_power_exponent_gradient_is_finite_at_zero_base():
+    g_base, g_exp = nb.grad(lambda b, e: nb.sum(b ** e), argnums=(0, 1))(
+        np.array([0.0, 2.0]), np.array([2.0, 3.0])
+    )
+    np.testing.assert_allclose(g_base, [0.0, 12.0])
+    np.testing.assert_allclose(g_exp, [0.0, 8 * np.log(2.0)])
+
+
+def test_maximum_and_minimum_split_ties_like_pytorch():
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 0.0])
+    gx, gy = nb.grad(lambda x, y: nb.sum(nb.maximum(x, y)), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx, [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(gy, [0.5, 1.0, 0.0])
+    gx, gy = nb.grad(lambda x, y: nb.sum(nb.minimum(x, y)), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx, [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(gy, [0.5, 0.0, 1.0])
+
+
+def test_abs_has_zero_gradient_at_zero():
+    g = nb.grad(lambda x: nb.sum(nb.abs(x)))(np.array([0.0, -2.0]))
+    np.testing.assert_array_equal(g, [0, -1])
+
+
+def test_clip_passes_the_gradient_inside_and_at_the_bounds():
+    x = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    g = nb.grad(lambda x: nb.sum(nb.clip(x, -1.0, 1.0)))(x)
+    np.testing.assert_array_equal(g, [0, 1, 1, 1, 0])
+    g_low = nb.grad(lambda x: nb.sum(nb.clip(x, 0.0, None)))(x)
+    np.testing.assert_array_equal(g_low, [0, 0, 1, 1, 1])
+
+
+def test_where_routes_the_cotangent(rng):
+    cond = np.array([True, False, True])
+    x, y = rng.standard_normal(3), rng.standard_normal(1)
+    gx, gy = nb.grad(lambda x, y: nb.sum(nb.where(cond, x, y) * 2.0), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx, [2.0, 0.0, 2.0])
+    np.testing.assert_array_equal(gy, [2.0])
+
+
+def test_second_derivatives_of_smooth_ops():
+    f = lambda x: nb.sum(nb.tanh(x) * nb.exp(x) / (1 + x * x) + nb.sqrt(x * x + 1))  # noqa: E731
+    check_grads(f, [X], order=3)
+
+
+def test_mismatched_shapes_name_both_shapes():
+    with pytest.raises(ValueError, match=r"add: cannot apply to shapes \(3,\), \(4,\)"):
+        nb.tensor(np.ones(3), requires_grad=True) + np.ones(4)
+    with pytest.raises(ValueError, match=r"\(2, 3\), \(2,\)"):
+        nb.multiply(np.ones((2, 3)), np.ones(2))
+
+
+def test_sign_is_constant_for_differentiation():
+    x = nb.tensor(X, requires_grad=True)
+    s = nb.sign(x)
+    assert not s.requires_grad
+    np.testing.assert_array_equal(s.numpy(), np.sign(X))

@@ -1,0 +1,65 @@
+"""batch_norm: order-2 gradients, running statistics, evaluation mode, shape errors."""
+
+import numpy as np
+import pytest
+
+import nablanet as nb
+from nablanet import ops
+from nablanet.checks import check_grads
+from specs_layers import LAYER_SPECS
+
+
+def test_check_grads_order_2(rng):
+    fun, args = LAYER_SPECS["batch_norm"](rng)
+    check_grads(fun, args, order=2)
+
+
+def test_check_grads_order_3_and_without_affine(rng):
+    x = rng.standard_normal((5, 2))
+    check_grads(lambda x: ops.batch_norm(x, None, None, training=True) ** 2, [x], order=3)
+
+
+def test_eval_mode_uses_running_stats_and_differentiates(rng):
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal(3)
+    rm, rv = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    out = ops.batch_norm(x, rm, rv, w, b, training=False)
+    np.testing.assert_allclose(out, (x - rm) / np.sqrt(rv + 1e-5) * w + b)
+    check_grads(lambda x, w, b: ops.batch_norm(x, rm, rv, w, b), [x, w, b], order=2)
+
+
+def test_running_stats_update_formula(rng):
+    x = rng.standard_normal((8, 3))
+    rm, rv = np.zeros(3), np.ones(3)
+    ops.batch_norm(x, rm, rv, training=True, momentum=0.3)
+    np.testing.assert_allclose(rm, 0.3 * x.mean(0))
+    np.testing.assert_allclose(rv, 0.7 + 0.3 * x.var(0, ddof=1))
+
+
+def test_cumulative_average_with_momentum_none(rng):
+    batches = [rng.standard_normal((6, 2)) for _ in range(3)]
+    rm, rv = np.zeros(2), np.ones(2)
+    for k, x in enumerate(batches, start=1):
+        ops.batch_norm(x, rm, rv, training=True, momentum=None, num_batches_tracked=k)
+    np.testing.assert_allclose(rm, np.mean([x.mean(0) for x in batches], axis=0))
+    with pytest.raises(ValueError, match="num_batches_tracked"):
+        ops.batch_norm(batches[0], rm, rv, training=True, momentum=None)
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match=r"\(N, C\), got shape \(2, 3, 4\)"):
+        ops.batch_norm(np.zeros((2, 3, 4)), None, None, training=True)
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\).*got \(2,\)"):
+        ops.batch_norm(np.zeros((2, 3)), None, None, np.ones(2), training=True)
+    with pytest.raises(ValueError, match="running_mean and running_var"):
+        ops.batch_norm(np.zeros((2, 3)), None, None, training=False)
+
+
+def test_float32_kept(rng):
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    w = np.ones(3, dtype=np.float32)
+    rm, rv = np.zeros(3, np.float32), np.ones(3, np.float32)
+    value, g = nb.value_and_grad(
+        lambda x: (ops.batch_norm(x, rm, rv, w, training=True) ** 2).sum()
+    )(x)
+    assert value.dtype == np.float32 and g.dtype == np.float32
+    assert rm.dtype == np.float32 and rv.dtype == np.float32
