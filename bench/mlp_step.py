@@ -5,11 +5,16 @@ float32, batch 128; forward + backward + an SGD step.  Prints the median time pe
 step of each and their ratio, and writes bench/results/mlp_step.json.
 
     python bench/mlp_step.py [--repeats 200]
+
+On a shared machine, run both single-threaded (``OPENBLAS_NUM_THREADS=1
+OMP_NUM_THREADS=1``): busy-waiting BLAS pools of other processes otherwise make
+the figures swing by 5x from run to run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 from _timing import median_seconds, save
@@ -74,7 +79,9 @@ def main():
     ours, _ = nablanet_step(x, labels)
     assert ours().dtype == np.float32
     record = {"model": "784-256-10 BN LeakyReLU(0.1) Dropout(0.2) CE", "dtype": "float32",
-              "batch": BATCH, "repeats": args.repeats}
+              "batch": BATCH, "repeats": args.repeats,
+              "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+              "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
     try:
         theirs = torch_step(x, labels)
     except ImportError:

@@ -82,3 +82,14 @@ def test_float32_stays_float32(fun, rng):
     assert fun(x).dtype == np.float32
     g = nb.grad(lambda x: fun(x).sum())(x)
     assert g.dtype == np.float32
+
+
+def test_infinite_inputs_where_pytorch_is_finite():
+    x = np.array([-np.inf, np.inf])
+    np.testing.assert_array_equal(ops.sigmoid(x), [0.0, 1.0])
+    np.testing.assert_array_equal(ops.log_sigmoid(np.array([np.inf])), [0.0])
+    np.testing.assert_array_equal(ops.softplus(np.array([-np.inf])), [0.0])
+    for fun in (ops.sigmoid, ops.log_sigmoid, ops.softplus):
+        g = nb.grad(lambda x, fun=fun: fun(x).sum())(x)
+        assert not np.any(np.isnan(g))
+    np.testing.assert_array_equal(ops.softmax(np.array([-np.inf, 0.0])), [0.0, 1.0])

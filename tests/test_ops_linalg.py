@@ -45,6 +45,15 @@ def test_gemm_fast_path_equals_numpy_for_any_layout(rng):
                                    np.matmul(b.T, a_view.swapaxes(-1, -2)), rtol=1e-13)
 
 
+def test_tall_narrow_product_is_exact_and_differentiable(rng):
+    # above 4096 rows and at most 32 columns the product is computed transposed
+    a, b = rng.standard_normal((2, 2100, 5)), rng.standard_normal((5, 3))
+    np.testing.assert_allclose(_matmul_impl(a, b), np.matmul(a, b), rtol=1e-12)
+    w = rng.standard_normal((2, 2100, 3))
+    gb = nb.grad(lambda b: nb.sum(nb.matmul(a, b) * w))(b)
+    np.testing.assert_allclose(gb, np.einsum("bik,bij->kj", a, w), rtol=1e-10)
+
+
 def test_outer_vdot_dot(rng):
     a, b = rng.standard_normal(3), rng.standard_normal(4)
     np.testing.assert_allclose(nb.outer(a, b), np.outer(a, b))

@@ -13,11 +13,14 @@ import numpy as np
 from nablanet.cli.runs import write_bytes_atomic
 
 
-def _new_figure(size=(6.0, 4.0)):
+def _new_figure(size=(6.0, 4.0), margins=(0.12, 0.12, 0.95, 0.9)):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=size, dpi=100, layout="constrained")
+    # fixed margins: a layout engine would redraw the figure several times
+    figure = Figure(figsize=size, dpi=100)
+    left, bottom, right, top = margins
+    figure.subplots_adjust(left=left, bottom=bottom, right=right, top=top)
     FigureCanvasAgg(figure)
     return figure
 
@@ -26,6 +29,12 @@ def _save(figure, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return write_bytes_atomic(path, buffer.getvalue())
+
+
+def _integer_ticks(axes):
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _column(history, key):
@@ -55,6 +64,7 @@ def plot_loss(path, history, step_name="epoch"):
     val_loss = _column(history, "val_loss")
     if np.any(np.isfinite(val_loss)):
         axes.plot(steps, val_loss, marker="s", markersize=3, label="validation loss")
+    _integer_ticks(axes)
     axes.set_xlabel(step_name)
     axes.set_ylabel("loss")
     axes.set_title(f"loss per {step_name}")
@@ -87,6 +97,7 @@ def plot_convergence(path, history):
     steps = np.array([row.get("iteration", k) for k, row in enumerate(history, start=1)])
     positive = norms > 0
     axes.semilogy(steps[positive], norms[positive], marker="o")
+    _integer_ticks(axes)
     axes.set_xlabel("Newton iteration")
     axes.set_ylabel("gradient norm")
     axes.set_title("convergence of Newton's method")
@@ -131,7 +142,7 @@ def plot_confusion(path, y_true, y_pred, labels, names=None):
     counts = confusion_matrix(y_true, y_pred, labels)
     names = [str(n) for n in (names if names is not None else labels)]
     size = min(4.0 + 0.4 * len(names), 12.0)
-    figure = _new_figure((size, size))
+    figure = _new_figure((size + 1.0, size), margins=(0.15, 0.15, 0.97, 0.92))
     axes = figure.add_subplot()
     image = axes.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axes, shrink=0.8)

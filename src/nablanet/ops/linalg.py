@@ -12,10 +12,21 @@ from nablanet.ops.reductions import sum as reduce_sum
 from nablanet.ops.shape import reshape, swapaxes
 
 
+#: Below this many output columns, a tall product is computed as (B^T A^T)^T.
+_NARROW_COLUMNS = 32
+_TALL_ROWS = 4096
+
+
 def _matmul_impl(a, b):
-    # A stack of matrices times one matrix is one large GEMM, not a loop of small ones.
-    if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
-        return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[-1],))
+    if a.ndim > 2 and b.ndim == 2:
+        # a stack of matrices times one matrix is one large GEMM, not a loop of small ones
+        flat = a.reshape(-1, a.shape[-1])
+        out_shape = a.shape[:-1] + (b.shape[-1],)
+        if b.shape[-1] <= _NARROW_COLUMNS and flat.shape[0] >= _TALL_ROWS:
+            # BLAS is several times faster at a wide product than a tall narrow one;
+            # the transposed result reshapes to the stack without a copy
+            return (b.T @ flat.T).T.reshape(out_shape)
+        return (flat @ b).reshape(out_shape)
     return np.matmul(a, b)
 
 

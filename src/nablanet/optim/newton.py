@@ -165,23 +165,31 @@ class _Problem:
 def newton_direction(H, g):
     """Solve (H + mu I) d = -g by Cholesky, with the smallest mu in {0, 1e-8 s, 1e-7 s, ...}.
 
-    ``s`` is the mean absolute diagonal of H.  Returns ``(d, lambda^2, mu)`` with
-    lambda^2 = g^T (H + mu I)^{-1} g.  Uses NumPy's LAPACK only (one BLAS pool).
+    ``s`` is the mean absolute diagonal of H.  A factor counts as positive definite
+    when every squared pivot exceeds 1e-12 s (a singular H can factor with a pivot
+    at rounding level, which would give a wild step).  Returns ``(d, lambda^2, mu)``
+    with lambda^2 = g^T (H + mu I)^{-1} g.  Uses NumPy's LAPACK only (one BLAS pool).
     """
     H = np.asarray(H, dtype=float)
     scale = max(float(np.mean(np.abs(np.diag(H)))), np.finfo(float).tiny)
-    mu = 0.0
-    while True:
-        try:
-            L = np.linalg.cholesky(H if mu == 0 else H + mu * np.eye(len(H)))
+    for power in range(-9, 21):
+        mu = 0.0 if power == -9 else scale * 10.0**power
+        L = _cholesky_or_none(H + mu * np.eye(len(H)) if mu else H, 1e-12 * scale)
+        if L is not None:
             break
-        except np.linalg.LinAlgError:
-            mu = 1e-8 * scale if mu == 0 else 10 * mu
-            if mu > 1e20 * scale:
-                raise ValueError("the Hessian could not be made positive definite") from None
+    else:
+        raise ValueError("the Hessian could not be made positive definite (NaN in it?)")
     half = np.linalg.solve(L, g)  # L^{-1} g, so lambda^2 = ||L^{-1} g||^2
     d = -np.linalg.solve(L.T, half)
     return d, float(half @ half), mu
+
+
+def _cholesky_or_none(A, min_pivot):
+    try:
+        L = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return None
+    return L if np.min(np.diag(L)) ** 2 > min_pivot else None
 
 
 def cg_direction(hvp, g, max_cg):
