@@ -55,7 +55,7 @@ def heading(text):
 
 def compare(label, formula, measured, unit=""):
     """Print a notes-vs-code line: what the derivation says next to what was measured."""
-    print(f"  {label:<58s} notes: {_fmt(formula):>12s}   measured: {_fmt(measured):>12s}{unit}")
+    print(f"  {label:<58s} derived: {_fmt(formula):>12s}   measured: {_fmt(measured):>12s}{unit}")
 
 
 def report(label, value):

@@ -111,7 +111,7 @@ def separable_case(X, y, quick):
     ray = np.array([float(loss(t * direction)) for t in scales])
     for t, value in zip(scales[::10], ray[::10], strict=True):
         report(f"E(t w_sep) along a separating direction, t = {t:.3g}", value)
-    report(f"E(t w_sep), t = {scales[-1]:.3g} (positive: the infimum 0 is not attained)", ray[-1])
+    report(f"E(t w_sep), t = {scales[-1]:.3g}: positive, 0 is never attained", ray[-1])
     path = {"gd": (np.array(norms), np.array(losses)),
             "ray": (scales * np.linalg.norm(direction), ray)}
     return path
@@ -138,7 +138,7 @@ def plot(out, gd_gap, newton_gap, path):
     right.loglog(*path["ray"], "o-", ms=3, label="E(t w_sep) along a separating direction")
     right.loglog(*path["gd"], label="GD as in the notes: (||theta_k||, E_k)")
     right.set(xlabel="||theta||", ylabel="E",
-              title="30 features (separable): E -> 0 only as ||theta|| -> inf")
+              title="30 features (separable): E -> 0 as ||theta|| -> inf")
     right.legend()
     return save(fig, out, "q1_logistic_regression.png")
 

@@ -73,8 +73,7 @@ def test_predict_on_npz_and_csv_without_labels(csv_run, tmp_path, capsys):
 
 
 def test_predict_on_idx_images(tmp_path, capsys):
-    from test_data_files import write_idx
-
+    from _idx import write_idx
     from nablanet import load
 
     rng = np.random.default_rng(0)

@@ -72,7 +72,8 @@ def test_options_reach_the_estimator(tmp_path):
 
 def test_training_improves_digits(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--out", str(out), "--epochs", "4", "--hidden", "32", "--lr", "0.01"]) == 0
+    args = ["train", "--out", str(out), "--epochs", "4", "--hidden", "32", "--lr", "0.01"]
+    assert main(args) == 0
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert history[-1]["loss"] < history[0]["loss"]
     assert history[-1]["val_accuracy"] > 0.8
@@ -100,7 +101,7 @@ def test_npz_file(tmp_path, rng):
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_idx_files(tmp_path, rng, compress):
-    from test_data_files import write_idx
+    from _idx import write_idx
 
     suffix = ".gz" if compress else ""
     images = rng.integers(0, 256, size=(40, 3, 3))
@@ -218,3 +219,27 @@ def test_resume_can_extend_a_finished_run(tmp_path, full):
     assert main(["train", "--resume", str(short), "--epochs", "4"]) == 0
     assert_same_model(short / "model.npz", full / "model.npz")
     assert json.loads((short / "config.json").read_text())["epochs"] == 4
+
+
+def test_real_ctrl_c_keeps_the_last_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nablanet import load
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "nablanet", "train", "--data", "iris", "--hidden", "4",
+               "--epochs", "100000", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "model.npz").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--resume" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    assert load(out / "model.npz").n_iter_ == len(metrics["history"]) >= 1

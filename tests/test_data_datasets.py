@@ -48,7 +48,7 @@ def test_npz_path(tmp_path):
 
 
 def test_idx_pair_as_tuple(tmp_path):
-    from test_data_files import write_idx
+    from _idx import write_idx
 
     a = write_idx(tmp_path / "i-images-idx3-ubyte", np.arange(8).reshape(2, 2, 2))
     b = write_idx(tmp_path / "i-labels-idx1-ubyte", np.array([0, 1]))

@@ -1,25 +1,13 @@
 """File readers on small CSV, NPZ and IDX files written here (plain and gzip IDX)."""
 
-import gzip
 import struct
 
 import numpy as np
 import pytest
 
+from _idx import write_idx
 from nablanet.data import DataError, read_csv, read_csv_features, read_idx, read_idx_pair, read_npz
 from nablanet.data.files import find_idx_pair, is_idx_path
-
-
-def write_idx(path, array, type_code=0x08, compress=False):
-    """An IDX file by the format's definition: magic, dims (big-endian uint32), data."""
-    dtype = {0x08: ">u1", 0x0B: ">i2", 0x0D: ">f4"}[type_code]
-    head = struct.pack(">BBBB", 0, 0, type_code, array.ndim)
-    head += struct.pack(f">{array.ndim}I", *array.shape)
-    content = head + np.asarray(array, dtype=dtype).tobytes()
-    opener = gzip.open if compress else open
-    with opener(path, "wb") as handle:
-        handle.write(content)
-    return path
 
 
 # ---- CSV -----------------------------------------------------------------------------

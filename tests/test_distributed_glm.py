@@ -12,7 +12,8 @@ distributed = pytest.importorskip("dask.distributed")
 
 from nablanet.data import DataError  # noqa: E402
 from nablanet.distributed import fit_newton, read_npz_shards  # noqa: E402
-from nablanet.optim import ConvergenceWarning, LogisticObjective, SoftmaxObjective, newton  # noqa: E402, I001
+from nablanet.models import LogisticRegression, SoftmaxRegression  # noqa: E402
+from nablanet.optim import ConvergenceWarning  # noqa: E402
 
 MEMORY_LIMIT = 200e6  # bytes per worker
 
@@ -33,14 +34,11 @@ def _data(rng, n=3000, d=5, n_classes=2):
 
 def _in_memory(X, y, multinomial, C, fit_intercept):
     """Coefficients (K', d) and intercepts (K',) of nablanet's in-memory Newton fit."""
-    alpha = 0.0 if C is None else 1.0 / C
-    if not multinomial:
-        objective = LogisticObjective(X, y, alpha=alpha, fit_intercept=fit_intercept)
-        theta = newton(objective, np.zeros(objective.n_params), tol=1e-10).x
-        return theta[None, : X.shape[1]], np.array([theta[-1] if fit_intercept else 0.0])
-    objective = SoftmaxObjective(X, y, alpha=alpha, fit_intercept=fit_intercept)
-    full = objective.coefficients(newton(objective, np.zeros(objective.n_params), tol=1e-10).x)
-    return full[:, : X.shape[1]], (full[:, -1] if fit_intercept else np.zeros(len(full)))
+    model = (SoftmaxRegression if multinomial else LogisticRegression)(
+        C=C or 1.0, penalty=None if C is None else "l2", fit_intercept=fit_intercept,
+        tol=1e-10)
+    model.fit(X, y)
+    return model.coef_, model.intercept_
 
 
 @pytest.mark.parametrize("multinomial", [False, True])
@@ -87,8 +85,7 @@ def test_separable_data_warns_like_in_memory(client):
                             multinomial=False, C=None)
     assert result["stop_reason"] == "separation" and not result["converged"]
     with pytest.warns(ConvergenceWarning, match="separable"):
-        objective = LogisticObjective(X, y)
-        assert newton(objective, np.zeros(2)).stop_reason == "separation"
+        assert LogisticRegression(penalty=None).fit(X, y).stop_reason_ == "separation"
 
 
 def test_max_iter_warns(client, rng):

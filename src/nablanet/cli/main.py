@@ -90,7 +90,7 @@ def _add_train(subparsers, common):
         help="mlp (default): the notes' network; logistic / softmax: Newton-fitted regressions")
     add("--solver", default=None, help="optimiser (mlp) or Newton variant (logistic, softmax)")
     add("--epochs", type=_positive_int, default=None,
-        help="epochs (mlp) or iteration limit (Newton fits)")
+        help="epochs (mlp, default 20) or iteration limit (Newton fits, default 100)")
     add("--batch-size", type=_positive_int, default=None, help="minibatch size (mlp)")
     add("--lr", type=_float_in(0.0, float("inf")), default=None, help="learning rate (mlp)")
     add("--hidden", type=_hidden_sizes, default=None, metavar="N[,N...]",
@@ -117,6 +117,8 @@ def _add_verify(subparsers, common):
     verify.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                         help="also write the results as JSON to FILE (or standard output)")
     verify.add_argument("--quick", action="store_true", help="smaller samples, faster")
+    verify.add_argument("--claims", default=None, metavar="C1[,C3...]",
+                        help="check only these claims (default: all of C1-C7)")
     verify.set_defaults(handler=_run_verify)
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 
 def make_console(file=None):
-    """A rich Console on ``file`` (default standard output)."""
+    """A rich Console on ``file`` (default standard output), 120 columns when not a terminal."""
     from rich.console import Console
 
-    return Console(file=file, highlight=False)
+    console = Console(file=file, highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # logs and pipes: room for the tables
+    return console
 
 
 class TrainingProgress:

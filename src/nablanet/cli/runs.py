@@ -12,6 +12,7 @@ A run folder holds everything needed to inspect, resume or reuse a training run:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -84,6 +85,7 @@ def default_run_dir(root="runs", now=None):
     return candidate
 
 
+@functools.lru_cache(maxsize=1)
 def versions():
     """Versions of Python, the platform and the libraries a run depends on."""
     from importlib.metadata import PackageNotFoundError, version

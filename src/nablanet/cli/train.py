@@ -10,9 +10,11 @@ checkpoints: the last complete epoch stays on disk.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,12 +61,25 @@ def _config_from_args(args):
 
 
 def _absolute_data_path(text):
-    parts = [os.path.abspath(p.strip()) for p in str(text).split(",")]
-    return ",".join(parts)
+    """Existing paths become absolute, so that --resume works from any folder."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if not all(os.path.exists(p) for p in parts):
+        return str(text)  # left for load_dataset to name the problem
+    return ",".join(os.path.abspath(p) for p in parts)
 
 
-def _note(message):
-    print(f"nablanet: note: {message}", file=sys.stderr)
+def _note(message, kind="note"):
+    print(f"nablanet: {kind}: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _warnings_as_notes():
+    """Show a solver's warnings (e.g. ConvergenceWarning) as one line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for message in {" ".join(str(w.message).split()) for w in caught}:
+        _note(message, kind="warning")
 
 
 def _estimator_class(model):
@@ -193,11 +208,13 @@ def _train_mlp(config, folder, data, parts, previous, console, load_seconds, sta
     epochs = config["epochs"]
     status, stop_reason = "completed", f"trained the requested {epochs} epochs"
     timings = {"load_seconds": load_seconds}
-    with TrainingProgress(epochs, "epoch", console, completed=len(history)) as bar:
+    done = getattr(model, "n_iter_", 0)  # the checkpoint, not the history, counts epochs
+    with TrainingProgress(epochs, "epoch", console, completed=done) as bar:
         try:
-            for epoch in range(len(history) + 1, epochs + 1):
+            for epoch in range(done + 1, epochs + 1):
                 tick = time.perf_counter()
-                model.partial_fit(X_train, y_train, classes=classes)
+                with _warnings_as_notes():
+                    model.partial_fit(X_train, y_train, classes=classes)
                 history.append({
                     "epoch": epoch,
                     "loss": float(model.loss_curve_[-1]),
@@ -243,7 +260,8 @@ def _train_newton(config, folder, data, parts, previous, console, load_seconds, 
 
         model = build_estimator(config, callback=show)
         tick = time.perf_counter()
-        model.fit(X_train, y_train)
+        with _warnings_as_notes():
+            model.fit(X_train, y_train)
         fit_seconds = time.perf_counter() - tick
         bar.finish(model.n_iter_)
     model.set_params(callback=None)

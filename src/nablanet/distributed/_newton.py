@@ -12,13 +12,14 @@ reasons, trace and warnings; only the passes over the data are arranged differen
 2. direction from ``(H + s N N^T) d = -g`` by the in-memory solver's damped Cholesky, where
    N spans the directions along which softmax is flat (C7: H 1 = 0); the step is the
    minimum-norm one (orthogonal to N, like g), so the fit stays centred over classes;
-   stop ('roundoff') if the predicted decrease is below float64 rounding;
 3. ONE pass evaluates loss, gradient and Hessian at ``theta + d``; if the full step
    meets Armijo it is taken and that pass already holds the next gradient and Hessian.
    Otherwise ONE value-only pass evaluates the whole backtracking ladder t = 1/2, 1/4, ...
    (two products per block, no Hessian), the largest t meeting Armijo is taken, and a
    fused pass evaluates there.  Damped Newton takes the full step near the optimum
-   (the decrement is small), so the usual cost is one pass per iteration;
+   (the decrement is small), so the usual cost is one pass per iteration.  If no t
+   works, stop: 'roundoff' when the predicted decrease is below float64 rounding,
+   else 'line_search';
 4. stop on a small decrement or step ('decrement', 'step_size'), or, without penalty, when
    the iterate puts every sample strictly on its class's side ('separation': scaling it
    up drives the loss to 0, so no finite minimum exists; the in-memory objective's test,
@@ -57,6 +58,7 @@ class DistributedNewtonResult:
     converged: bool
     stop_reason: str
     message: str
+    hessian: np.ndarray
     trace: dict = field(default_factory=dict)
 
 
@@ -85,12 +87,14 @@ def flat_direction(hess, grad, flat_basis):
 
     Adding ``s N N^T`` (s: the largest diagonal entry of H) makes H definite along N
     without changing the step elsewhere; since g is orthogonal to N, so is the step.
-    Returns ``(d, lambda^2, mu)`` as :func:`nablanet.optim.newton.newton_direction`.
+    Returns ``(d, lambda^2, mu, cholesky_factor)`` as the in-memory solver's
+    :func:`nablanet.optim.newton.newton_direction`.
     """
     if flat_basis.size:
         scale = max(float(np.max(np.abs(np.diag(hess)))), 1.0)
         hess = hess + scale * flat_basis @ flat_basis.T
-    return newton_direction(hess, grad)
+    found = newton_direction(hess, grad)
+    return tuple(found[:3]) + ((found[3],) if len(found) > 3 else (None,))
 
 
 def _max_abs(vector):
@@ -114,18 +118,21 @@ def newton_minimize(evaluate, losses_along, theta, penalty, flat_basis, *, tol, 
         if _max_abs(g) <= tol:
             reason = "gradient"
             break
-        step, lam2, mu = flat_direction(H, g, flat_basis)
+        step, lam2, mu, factor = flat_direction(H, g, flat_basis)
         slope = float(g @ step)
-        if direction_is_negligible(f, slope):
-            reason = "roundoff"
-            break
         found = _line_search(evaluate, losses_along, penalty, theta, f, slope, step)
         if found is None:
-            reason = "line_search"
+            # no decrease found: converged if the predicted one is below f's rounding
+            reason = "roundoff" if direction_is_negligible(f, slope) else "line_search"
             break
         t, (f, g, H, misfits) = found
         theta = theta + t * step
         _record(trace, f, g, lam2, t * float(np.linalg.norm(step)), mu, t)
+        if factor is not None and mu == 0 and t == 1.0:
+            # as in memory: after a full undamped step the old factor estimates the new
+            # decrement (L^{-1} g_new), which can end the run one Hessian earlier
+            half = np.linalg.solve(factor, g)
+            lam2 = min(lam2, float(half @ half))
         if callback is not None:
             callback({"iteration": len(trace["loss"]), "loss": f, "grad_norm": _max_abs(g)})
         reason = _stopped_after_step(f, theta, lam2, trace, decrement_tol, step_tol,
@@ -134,7 +141,7 @@ def newton_minimize(evaluate, losses_along, theta, penalty, flat_basis, *, tol, 
             break
     else:
         reason = "gradient" if _max_abs(g) <= tol else "max_iter"
-    return _finish(theta, f, trace, reason)
+    return _finish(theta, f, H, trace, reason)
 
 
 def _line_search(evaluate, losses_along, penalty, theta, f, slope, step):
@@ -167,7 +174,7 @@ def _record(trace, f, g, lam2, step_norm, mu, t):
         trace[key].append(float(value))
 
 
-def _finish(theta, f, trace, reason):
+def _finish(theta, f, hess, trace, reason):
     converged = reason in CONVERGED
     n_iter = len(trace["loss"])
     message = f"{reason} after {n_iter} iterations: " + (
@@ -176,4 +183,4 @@ def _finish(theta, f, trace, reason):
         warnings.warn(f"Newton stopped without converging ({message})", ConvergenceWarning,
                       stacklevel=4)
     arrays = {key: np.asarray(values, dtype=float) for key, values in trace.items()}
-    return DistributedNewtonResult(theta, f, n_iter, converged, reason, message, arrays)
+    return DistributedNewtonResult(theta, f, n_iter, converged, reason, message, hess, arrays)

@@ -196,7 +196,8 @@ def fit_newton(X, y, *, multinomial, C=1.0, fit_intercept=True, tol=1e-8, max_it
     -------
     dict
         ``coef`` (K', d), ``intercept`` (K',), ``classes``, ``n_iter``, ``stop_reason``,
-        ``converged``, ``message``, ``loss`` (penalised objective), ``trace`` (dict of
+        ``converged``, ``message``, ``loss`` (penalised objective), ``hessian`` (of the
+        penalised objective at the solution, augmented layout), ``trace`` (dict of
         per-iteration arrays as in :class:`nablanet.optim.NewtonResult`) and ``n_passes``
         (passes over the data); K' = 1 for the binary model.
     """
@@ -218,14 +219,11 @@ def fit_newton(X, y, *, multinomial, C=1.0, fit_intercept=True, tol=1e-8, max_it
         Penalty(alpha, mask.ravel()), _flat_directions(n_rows, n_classes, free_rows),
         tol=tol, max_iter=max_iter, callback=callback)
     theta = result.x.reshape(n_rows, n_classes)
-    if multinomial and alpha == 0.0:
-        # same representative as the in-memory SoftmaxObjective: last class as reference
-        theta = theta - theta[:, -1:]
     intercept = theta[n_features] if fit_intercept else np.zeros(n_classes)
     return {"coef": theta[:n_features].T.copy(), "intercept": np.array(intercept, copy=True),
             "classes": classes, "n_iter": result.n_iter, "stop_reason": result.stop_reason,
             "converged": result.converged, "message": result.message, "loss": result.fun,
-            "trace": result.trace, "n_passes": passes.n_passes}
+            "hessian": result.hessian, "trace": result.trace, "n_passes": passes.n_passes}
 
 
 def _check_classes(classes, multinomial):

@@ -60,6 +60,10 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         -------
         self
         """
+        if _is_dask(X):  # scale-out: Newton passes over the blocks on a Dask cluster
+            from nablanet.distributed.estimators import fit_estimator
+
+            return fit_estimator(self, X, y, sample_weight)
         self._check_params()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
         self.classes_, y_index = _encode(y, self._max_classes, type(self).__name__)
@@ -140,6 +144,8 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
+        if _is_dask(X):
+            return _predict_lazily(self, "decision_function", X)
         scores = self._linear_scores(X)
         if scores.shape[1] == 1:
             return scores[:, 0]
@@ -158,6 +164,8 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
+        if _is_dask(X):
+            return _predict_lazily(self, "predict_proba", X)
         scores = self._linear_scores(X)
         if scores.shape[1] == 1:
             scores = np.hstack([np.zeros_like(scores), scores])
@@ -167,6 +175,8 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably."""
+        if _is_dask(X):
+            return _predict_lazily(self, "predict_log_proba", X)
         scores = self._linear_scores(X)
         if scores.shape[1] == 1:
             scores = np.hstack([np.zeros_like(scores), scores])
@@ -183,6 +193,8 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         -------
         ndarray of shape (n_samples,)
         """
+        if _is_dask(X):
+            return _predict_lazily(self, "predict", X)
         scores = self._linear_scores(X)
         if scores.shape[1] == 1:
             return self.classes_[(scores[:, 0] > 0).astype(int)]
@@ -218,6 +230,16 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         for name in ("covariance", "bse"):
             if name in arrays:
                 setattr(self, name + "_", arrays[name])
+
+
+def _is_dask(X):
+    return type(X).__module__.startswith("dask")
+
+
+def _predict_lazily(estimator, method, X):
+    from nablanet.distributed.estimators import predict_lazily
+
+    return predict_lazily(estimator, method, X)
 
 
 def _encode(y, max_classes, name):

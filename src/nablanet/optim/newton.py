@@ -54,6 +54,9 @@ class NewtonResult:
     trace : dict of ndarray
         Per iteration: loss, grad_norm (max-norm), decrement (lambda^2 / 2),
         step_norm, damping (mu added to H), step_length (Armijo t).
+    n_hessian : int
+        Hessians built (:func:`newton`, which reuses a factor while it still
+        contracts fast) or CG solves (:func:`newton_cg`).
     """
 
     x: np.ndarray
@@ -64,9 +67,10 @@ class NewtonResult:
     stop_reason: str
     message: str = ""
     trace: dict = field(default_factory=dict)
+    n_hessian: int = 0
 
 
-def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=1e-14,
+def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=1e-16,
            step_tol=1e-12, check=None, verbose=False):
     """Minimise a smooth function by damped Newton with an Armijo line search.
 
@@ -83,8 +87,10 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
     tol : float, default 1e-8
         Converged when max |g_i| <= tol.
     max_iter : int, default 100
-    decrement_tol : float, default 1e-14
-        Converged when lambda^2 / 2 <= decrement_tol * max(1, |f|).
+    decrement_tol : float, default 1e-16
+        Converged when lambda^2 / 2 <= decrement_tol * max(1, |f|).  lambda is the
+        H-norm of the distance to the minimiser of the quadratic model, so each
+        parameter is then within about lambda standard errors (sqrt(H^-1)_ii).
     step_tol : float, default 1e-12
         Converged when ||step|| <= step_tol * (1 + ||x||) (the notes' rule).
     check : callable, optional
@@ -105,15 +111,28 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
     (True, array([0.410245, 0.410245]))
     """
     problem = _Problem(fun, grad, hess=hess)
+    last = {"factor": None, "lam2": math.inf}
 
     def direction(x, g):
-        return newton_direction(problem.hess(x), g)
+        # Reuse the last undamped factor (a chord step) while it still shrinks the
+        # decrement 100-fold per step: then H has barely changed, and building it is
+        # the whole cost of an iteration on large data.
+        if last["factor"] is not None:
+            half = np.linalg.solve(last["factor"], g)
+            lam2 = float(half @ half)
+            if lam2 <= 1e-2 * last["lam2"]:
+                last["lam2"] = lam2
+                return -np.linalg.solve(last["factor"].T, half), lam2, 0.0, last["factor"]
+        problem.n_hessian += 1
+        d, lam2, mu, factor = newton_direction(problem.hess(x), g)
+        last.update(factor=factor if mu == 0 else None, lam2=lam2)
+        return d, lam2, mu, factor
 
     return _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol,
                      check if check is not None else problem.check, verbose)
 
 
-def newton_cg(fun, x0, grad=None, hvp=None, tol=1e-8, max_iter=100, decrement_tol=1e-14,
+def newton_cg(fun, x0, grad=None, hvp=None, tol=1e-8, max_iter=100, decrement_tol=1e-16,
               step_tol=1e-12, check=None, verbose=False, max_cg=None):
     """Minimise by truncated Newton: conjugate gradients on Hessian-vector products.
 
@@ -132,6 +151,7 @@ def newton_cg(fun, x0, grad=None, hvp=None, tol=1e-8, max_iter=100, decrement_to
     problem = _Problem(fun, grad, hvp=hvp)
 
     def direction(x, g):
+        problem.n_hessian += 1
         return cg_direction(lambda v: problem.hvp(x, v), g, max_cg or 2 * g.size + 10)
 
     return _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol,
@@ -150,6 +170,7 @@ class _Problem:
             self.check = getattr(fun, "check", None)
         else:
             self.value, self.check = fun, None
+        self.n_hessian = 0
         self._grad = grad
         self._engine_vg = transforms.value_and_grad(self.value) if grad is None else None
         self.hess = hess or transforms.hessian(self.value)
@@ -181,7 +202,7 @@ def newton_direction(H, g):
         raise ValueError("the Hessian could not be made positive definite (NaN in it?)")
     half = np.linalg.solve(L, g)  # L^{-1} g, so lambda^2 = ||L^{-1} g||^2
     d = -np.linalg.solve(L.T, half)
-    return d, float(half @ half), mu
+    return d, float(half @ half), mu, L
 
 
 def _cholesky_or_none(A, min_pivot):
@@ -193,7 +214,7 @@ def _cholesky_or_none(A, min_pivot):
 
 
 def cg_direction(hvp, g, max_cg):
-    """Approximately solve H d = -g by conjugate gradients; returns (d, -g^T d, 0.0)."""
+    """Approximately solve H d = -g by conjugate gradients; returns (d, -g^T d, 0.0, None)."""
     g_norm = float(np.linalg.norm(g))
     target = min(0.5, math.sqrt(g_norm)) * g_norm
     d = np.zeros_like(g)
@@ -215,7 +236,7 @@ def cg_direction(hvp, g, max_cg):
             break
         p = r + (rr_new / rr) * p
         rr = rr_new
-    return d, float(-(g @ d)), 0.0
+    return d, float(-(g @ d)), 0.0, None
 
 
 def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, check, verbose):
@@ -231,7 +252,15 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
         if np.max(np.abs(g), initial=0.0) <= tol:
             reason = "gradient"
             break
-        d, lam2, mu = direction(x, g)
+        d, lam2, mu, factor = direction(x, g)
+        if _decrement_small(lam2, f, decrement_tol):
+            # f - f* ~ lambda^2 / 2 is below the tolerance: finish with the full step,
+            # whose decrease a line search could not even resolve in floating point
+            x = x + d
+            f, g = problem.value_and_grad(x)
+            _record(trace, f, g, lam2, float(np.linalg.norm(d)), mu, 1.0, verbose)
+            reason = "decrement"
+            break
         slope = float(g @ d)
         t, f = armijo_backtracking(problem.value, x, f, slope, d)
         if t == 0.0:
@@ -241,6 +270,11 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
         x = x + t * d
         f, g = problem.value_and_grad(x)
         _record(trace, f, g, lam2, t * float(np.linalg.norm(d)), mu, t, verbose)
+        if factor is not None and mu == 0 and t == 1.0:
+            # a full undamped step: the old factor estimates the new decrement, which can
+            # end the run here instead of after one more Hessian
+            half = np.linalg.solve(factor, g)
+            lam2 = min(lam2, float(half @ half))
         reason = _converged_after_step(f, x, lam2, trace, decrement_tol, step_tol)
         if reason is None and check is not None:
             found = check(x, f, g)
@@ -249,11 +283,15 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
             break
     else:
         reason = "max_iter"
-    return _finish(x, f, g, trace, reason, message)
+    return _finish(x, f, g, trace, reason, message, problem.n_hessian)
+
+
+def _decrement_small(lam2, f, decrement_tol):
+    return 0.5 * lam2 <= decrement_tol * max(1.0, abs(f))
 
 
 def _converged_after_step(f, x, lam2, trace, decrement_tol, step_tol):
-    if 0.5 * lam2 <= decrement_tol * max(1.0, abs(f)):
+    if _decrement_small(lam2, f, decrement_tol):
         return "decrement"
     if trace["step_norm"][-1] <= step_tol * (1.0 + float(np.linalg.norm(x))):
         return "step_size"
@@ -270,7 +308,7 @@ def _record(trace, f, g, lam2, step_norm, mu, t, verbose):
               f"step {row[3]:.3e}  damping {row[4]:.1e}  t {row[5]:.3g}")
 
 
-def _finish(x, f, g, trace, reason, message):
+def _finish(x, f, g, trace, reason, message, n_hessian):
     converged = reason in _CONVERGED
     n_iter = len(trace["loss"])
     if not message:
@@ -280,4 +318,4 @@ def _finish(x, f, g, trace, reason, message):
         warnings.warn(f"Newton stopped without converging ({message})", ConvergenceWarning,
                       stacklevel=3)
     arrays = {key: np.asarray(values, dtype=float) for key, values in trace.items()}
-    return NewtonResult(x, f, g, n_iter, converged, reason, message, arrays)
+    return NewtonResult(x, f, g, n_iter, converged, reason, message, arrays, n_hessian)

@@ -1,0 +1,124 @@
+"""The bridge from the estimators to the cluster: fit on dask arrays, predict lazily.
+
+``LogisticRegression.fit`` and ``SoftmaxRegression.fit`` hand a dask ``X`` to
+:func:`fit_estimator`, which runs :func:`~nablanet.distributed.fit_newton` and sets the
+same fitted attributes as the in-memory fit; afterwards the model is an ordinary
+in-memory model.  Their prediction methods hand a dask ``X`` to :func:`predict_lazily`,
+which maps the in-memory method over the row blocks without computing anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.data.validation import DataError
+from nablanet.distributed.glm import fit_newton
+
+_TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
+
+
+def is_dask_collection(X):
+    """True for dask arrays (and other dask collections), without importing dask."""
+    return type(X).__module__.startswith("dask")
+
+
+def fit_estimator(estimator, X, y, sample_weight=None):
+    """Fit a Newton linear classifier on dask ``X`` (and ``y``); returns the estimator.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression or SoftmaxRegression
+    X : dask.array.Array, shape (n_samples, n_features)
+    y : dask.array.Array or array_like, shape (n_samples,)
+    sample_weight : None
+        Not supported on dask arrays (a clear error otherwise).
+
+    Returns
+    -------
+    estimator
+        With ``coef_``, ``intercept_``, ``classes_``, ``n_iter_``, ``stop_reason_``,
+        ``history_``, ``objective_value_``, ``n_features_in_`` (and ``covariance_``,
+        ``bse_`` for logistic regression) as after an in-memory fit.
+    """
+    estimator._check_params()
+    if sample_weight is not None:
+        raise ValueError("sample_weight is not supported with dask arrays; pass None")
+    if estimator.solver != "newton":
+        raise ValueError(f"solver={estimator.solver!r} is not available for dask arrays; "
+                         "use solver='newton' (one pass over the data per iteration)")
+    if hasattr(X, "to_dask_array"):
+        raise DataError("X is a dask DataFrame; pass X.to_dask_array(lengths=True)")
+    multinomial = estimator._max_classes != 2
+    fitted = fit_newton(
+        X, y, multinomial=multinomial, C=estimator.C if estimator.penalty == "l2" else None,
+        fit_intercept=estimator.fit_intercept, tol=estimator.tol,
+        max_iter=estimator.max_iter, callback=_callback(estimator))
+    estimator.coef_, estimator.intercept_ = fitted["coef"], fitted["intercept"]
+    estimator.classes_ = fitted["classes"]
+    estimator.n_features_in_ = int(X.shape[1])
+    estimator.n_iter_ = int(fitted["n_iter"])
+    estimator.stop_reason_ = fitted["stop_reason"]
+    trace = fitted["trace"]
+    estimator.history_ = [{k: float(trace[k][i]) for k in _TRACE_KEYS}
+                          for i in range(len(trace["loss"]))]
+    estimator.objective_value_ = float(fitted["loss"])
+    if not multinomial:
+        _standard_errors(estimator, fitted["hessian"])
+    return estimator
+
+
+def _callback(estimator):
+    if not estimator.verbose:
+        return estimator.callback
+
+    def report(info):
+        print(f"iter {info['iteration']:3d}  loss {info['loss']:.10e}  "
+              f"|g|max {info['grad_norm']:.3e}")
+        if estimator.callback is not None:
+            estimator.callback(dict(info))
+    return report
+
+
+def _standard_errors(estimator, hessian):
+    """As the in-memory LogisticRegression: inverse Hessian for unpenalised fits only."""
+    estimator.covariance_ = estimator.bse_ = None
+    if estimator.penalty == "l2":
+        return
+    try:
+        estimator.covariance_ = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        estimator.covariance_ = np.full_like(hessian, np.nan)
+    estimator.bse_ = np.sqrt(np.clip(np.diag(estimator.covariance_), 0.0, None))
+
+
+def predict_lazily(estimator, method, X):
+    """``estimator.<method>`` mapped over the row blocks of dask ``X`` (nothing computed).
+
+    Parameters
+    ----------
+    estimator : fitted LogisticRegression or SoftmaxRegression
+    method : {"predict", "predict_proba", "predict_log_proba", "decision_function"}
+    X : dask.array.Array, shape (n_samples, n_features)
+
+    Returns
+    -------
+    dask.array.Array
+        (n_samples,) or (n_samples, n_classes), chunked like the rows of ``X``.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    if X.ndim != 2 or X.shape[1] != estimator.n_features_in_:
+        raise DataError(f"X must have shape (n_samples, {estimator.n_features_in_}), "
+                        f"got {X.shape}")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    n_classes = len(estimator.classes_)
+    one_column = method == "predict" or (method == "decision_function" and n_classes <= 2)
+    dtype = estimator.classes_.dtype if method == "predict" else np.float64
+    function = getattr(estimator, method)
+    if one_column:
+        return X.map_blocks(function, drop_axis=1, dtype=dtype,
+                            meta=np.empty((0,), dtype=dtype))
+    return X.map_blocks(function, chunks=(X.chunks[0], (n_classes,)), dtype=dtype,
+                        meta=np.empty((0, 0), dtype=dtype))
