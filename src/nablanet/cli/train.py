@@ -189,7 +189,8 @@ def run_train(args, console=None):
     console.print(
         f"nablanet train: {config['model']} on {data.name} "
         f"({parts[0].shape[0]} train / {parts[1].shape[0]} validation samples, "
-        f"{data.n_features} features, {np.unique(data.y).size} classes) -> {folder.path}"
+        f"{data.n_features} features, {np.unique(data.y).size} classes) -> {folder.path}",
+        markup=False,
     )
     trainer = _train_mlp if config["model"] == "mlp" else _train_newton
     return trainer(config, folder, data, parts, previous, console, load_seconds, started)
@@ -232,7 +233,7 @@ def _train_mlp(config, folder, data, parts, previous, console, load_seconds, sta
         except KeyboardInterrupt:
             return _interrupted(config, folder, data, parts, history, timings, console)
     final = _final_metrics(model, parts, history[-1]["loss"] if history else None)
-    final["epochs"] = len(history)
+    final["epochs"] = int(model.n_iter_)
     timings["total_seconds"] = time.perf_counter() - started
     _record(config, folder, data, parts, status, history, stop_reason, timings, final)
     _write_plots(folder, history, "epoch", model, parts, data, convergence=False)
@@ -246,8 +247,10 @@ def _interrupted(config, folder, data, parts, history, timings, console):
     history = history[:saved]
     reason = (f"interrupted by the user after {saved} complete epochs; continue with "
               f"nablanet train --resume {folder.path}")
+    if saved == 0:
+        reason = "interrupted by the user before the first epoch ended; nothing to resume"
     _record(config, folder, data, parts, "interrupted", history, reason, timings)
-    console.print(f"[yellow]{reason}[/yellow]")
+    console.print(reason, style="yellow", markup=False)
     return EXIT_INTERRUPTED
 
 
@@ -304,6 +307,6 @@ def _write_plots(folder, history, step_name, model, parts, data, convergence):
 
 def _finish(console, folder, final, stop_reason):
     print_metrics_table(console, final)
-    console.print(f"stopped: {stop_reason}")
-    console.print(f"run folder: {Path(folder.path)}")
+    console.print(f"stopped: {stop_reason}", markup=False)
+    console.print(f"run folder: {Path(folder.path)}", markup=False)
     return 0

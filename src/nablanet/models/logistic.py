@@ -64,6 +64,11 @@ class LogisticRegression(NewtonLinearClassifier):
 
     _max_classes = 2
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def _objective(self, X, y_index, sample_weight):
         from nablanet.optim import LogisticObjective
 
