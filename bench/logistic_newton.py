@@ -3,7 +3,7 @@
 Problem: n = 200,000, d = 100 synthetic (seed 0), objective
 sum_n log-loss + 0.5 ||w||^2 / C with C = 1 and an unpenalised intercept
 (scikit-learn's objective up to the factor n).  Each solver is timed from raw
-arrays to fitted weights (median of REPEATS runs); objectives are compared with
+arrays to fitted weights (median of REPEATS interleaved runs); objectives are compared with
 the best one found.  Writes bench/results/logistic_newton.json.
 
 Run: python bench/logistic_newton.py [--threads K]
@@ -23,7 +23,7 @@ import numpy as np
 
 from nablanet.optim import LogisticObjective, newton
 
-N, D, C, REPEATS, SEED = 200_000, 100, 1.0, 3, 0
+N, D, C, REPEATS, SEED = 200_000, 100, 1.0, 5, 0
 
 
 def make_data():
@@ -54,13 +54,16 @@ def fit_sklearn(solver, tol):
     return fit
 
 
-def time_solver(fit, X, y):
-    times, theta, info = [], None, None
+def time_solvers(solvers, X, y):
+    """Median wall time per solver; repeats are interleaved so load drift hits all alike."""
+    times = {name: [] for name in solvers}
+    fitted = {}
     for _ in range(REPEATS):
-        start = time.perf_counter()
-        theta, info = fit(X, y)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), times, theta, info
+        for name, fit in solvers.items():
+            start = time.perf_counter()
+            fitted[name] = fit(X, y)
+            times[name].append(time.perf_counter() - start)
+    return times, fitted
 
 
 def main():
@@ -87,10 +90,10 @@ def run(threads):
         "sklearn lbfgs (tol=1e-4, default)": fit_sklearn("lbfgs", 1e-4),
         "sklearn lbfgs (tol=1e-10)": fit_sklearn("lbfgs", 1e-10),
     }
+    times, fitted = time_solvers(solvers, X, y)
     rows = {}
-    for name, fit in solvers.items():
-        median, times, theta, info = time_solver(fit, X, y)
-        rows[name] = {"median_s": median, "times_s": times,
+    for name, (theta, info) in fitted.items():
+        rows[name] = {"median_s": float(np.median(times[name])), "times_s": times[name],
                       "objective": objective.value(theta), **info}
     best = min(row["objective"] for row in rows.values())
     ours = rows["nablanet newton"]["median_s"]

@@ -95,6 +95,7 @@ def test_logistic_on_multiclass_data_names_the_fix(capsys):
         (["--hidden", "8,x"], "--hidden: expected layer widths"),
         (["--test-size", "1.5"], "--test-size"),
         (["--model", "svm"], "invalid choice: 'svm'"),
+        (["--solver", "lbfgs"], "--solver 'lbfgs' is not available for --model mlp"),
         (["--frobnicate"], "unrecognized arguments"),
     ],
 )

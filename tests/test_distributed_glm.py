@@ -15,7 +15,7 @@ from nablanet.distributed import fit_newton, read_npz_shards  # noqa: E402
 from nablanet.models import LogisticRegression, SoftmaxRegression  # noqa: E402
 from nablanet.optim import ConvergenceWarning  # noqa: E402
 
-MEMORY_LIMIT = 200e6  # bytes per worker
+MEMORY_LIMIT = 250e6  # bytes per worker
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +130,14 @@ def _worker_pids(client):
 
 
 def test_out_of_core_fit_on_shards_larger_than_worker_memory(client, tmp_path, rng):
-    # 30 shards of 40,000 x 30 float64 (9.6 MB each, ~290 MB) against 200 MB per worker:
-    # every shard is a permutation of one base sample, so the full objective is `copies`
-    # times the base one and the fit equals the in-memory fit of the base with C * copies.
-    copies, C = 30, 0.01
-    X, y = _data(rng, n=40_000, d=30)
+    # 100 shards of 20,000 x 30 float64 (4.8 MB each, ~480 MB on disk) against 250 MB per
+    # worker (~150 MB of it taken by the worker's own imports).  Every shard is a row
+    # permutation of one base sample, so the full objective is `copies` times the base
+    # one and the fit must equal the in-memory fit of the base sample with C * copies.
+    copies, C = 100, 0.01
+    X, y = _data(rng, n=20_000, d=30)
     on_disk = _write_shards(tmp_path, X, y, copies, rng)
-    assert on_disk > 1.4 * MEMORY_LIMIT
+    assert on_disk > 1.9 * MEMORY_LIMIT
     pids = _worker_pids(client)
     Xd, yd = read_npz_shards(tmp_path / "shard-*.npz")
     result = fit_newton(Xd, yd, multinomial=False, C=C, tol=1e-8)

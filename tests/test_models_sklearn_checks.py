@@ -53,7 +53,8 @@ def _blobs(n=120, seed=0):
 
 @pytest.mark.parametrize("estimator", [
     SoftmaxRegression(),
-    MLPClassifier(hidden_layer_sizes=(8,), max_epochs=20, learning_rate=1e-2, random_state=0),
+    MLPClassifier(hidden_layer_sizes=(8,), max_epochs=20, learning_rate=1e-2, batch_size=16,
+                  random_state=0),
 ])
 def test_pipeline_and_cross_val_score(estimator):
     X, y = _blobs()

@@ -44,9 +44,9 @@ class Primitive:
         comparisons); they never record.
     """
 
-    __slots__ = ("name", "impl", "vjps", "joint_vjp", "differentiable")
+    # No __slots__: each primitive carries its own docstring (``help(nb.exp)``).
 
-    def __init__(self, name, impl, differentiable=True):
+    def __init__(self, name, impl, differentiable=True, doc=None):
         if name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
         self.name = name
@@ -54,6 +54,7 @@ class Primitive:
         self.vjps = None
         self.joint_vjp = None
         self.differentiable = differentiable
+        self.__doc__ = doc or f"The ``{name}`` primitive (see nablanet.ops)."
         REGISTRY[name] = self
 
     def defvjp(self, *rules):

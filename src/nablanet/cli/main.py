@@ -88,7 +88,9 @@ def _add_train(subparsers, common):
     add("--target", default=None, help="label column of a CSV file (default: the last column)")
     add("--model", choices=("mlp", "logistic", "softmax"), default=None,
         help="mlp (default): the notes' network; logistic / softmax: Newton-fitted regressions")
-    add("--solver", default=None, help="optimiser (mlp) or Newton variant (logistic, softmax)")
+    add("--solver", default=None,
+        help="adam (default), sgd or newton-cg for mlp; newton (default), newton-cg or gd for "
+        "logistic and softmax")
     add("--epochs", type=_positive_int, default=None,
         help="epochs (mlp, default 20) or iteration limit (Newton fits, default 100)")
     add("--batch-size", type=_positive_int, default=None, help="minibatch size (mlp)")

@@ -35,6 +35,8 @@ _MLP_PARAMS = {
     "epochs": "max_epochs",
 }
 _NEWTON_PARAMS = {"solver": "solver", "epochs": "max_iter"}
+_SOLVERS = {"mlp": ("adam", "sgd", "newton-cg"), "logistic": ("newton", "newton-cg", "gd"),
+            "softmax": ("newton", "newton-cg", "gd")}
 _DEFAULTS = {"data": "digits", "model": "mlp", "seed": 0, "test_size": 0.2}
 _MLP_DEFAULT_EPOCHS = 20
 _OPTIONS = ("data", "target", "model", "solver", "epochs", "batch_size", "lr", "hidden",
@@ -47,6 +49,12 @@ def _config_from_args(args):
     for name, value in _DEFAULTS.items():
         if config[name] is None:
             config[name] = value
+    choices = _SOLVERS[config["model"]]
+    if config["solver"] is not None and config["solver"] not in choices:
+        raise ValueError(
+            f"--solver {config['solver']!r} is not available for --model {config['model']}; "
+            f"choose one of {', '.join(choices)}"
+        )
     if config["model"] == "mlp" and config["epochs"] is None:
         config["epochs"] = _MLP_DEFAULT_EPOCHS
     if str(config["data"]) not in BUNDLED:

@@ -85,7 +85,7 @@ def encode_labels(y, min_classes=2, max_classes=None, name="classifier"):
         )
     if max_classes is not None and len(classes) > max_classes:
         raise ValueError(
-            f"{name} is binary and got {len(classes)} classes; use "
+            f"Only binary classification is supported: {name} got {len(classes)} classes; use "
             "nablanet.SoftmaxRegression for more than two classes"
         )
     return classes, indices.astype(np.intp)

@@ -233,24 +233,28 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def _logits(self, X):
         check_is_fitted(self, "network_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._eval_logits(X.astype(self._dtype(), copy=False))
+        return self._eval_logits(X)
 
     def _eval_logits(self, X):
-        """Logits in evaluation mode (running statistics, no dropout), as float64."""
+        """Logits in evaluation mode (running statistics, no dropout), in float64.
+
+        Prediction runs on a float64 copy of the network: float32 matrix products
+        round differently for different batch shapes, and a row's prediction
+        should not depend on which other rows come with it.
+        """
+        import copy
+
         import nablanet as nb
 
-        net = self.network_
-        net.eval()
-        try:
-            with nb.no_grad():
-                out = net(X)
-        finally:
-            net.train()
+        net = copy.deepcopy(self.network_).astype(np.float64).eval()
+        with nb.no_grad():
+            out = net(np.asarray(X, dtype=np.float64))
         return np.asarray(getattr(out, "data", out), dtype=np.float64)
 
     # -- one epoch -----------------------------------------------------------------

@@ -70,3 +70,7 @@ __all__ += [
     "dropout", "dropout_mask", "gaussian_dropout", "leaky_relu", "linear", "log_sigmoid",
     "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus",
 ]
+
+from nablanet.ops import docstrings as _docstrings  # noqa: E402
+
+_docstrings.attach()
