@@ -54,6 +54,12 @@ class ClaimCheck:
     passed: bool
     correction: str = ""
 
+    def __post_init__(self):
+        # Checks often compute ``passed`` with NumPy; keep the row plain Python for JSON.
+        object.__setattr__(self, "passed", bool(self.passed))
+        if not isinstance(self.measured, str):
+            object.__setattr__(self, "measured", float(self.measured))
+
     def as_dict(self):
         """A JSON-ready dict (non-finite numbers become strings)."""
         row = asdict(self)

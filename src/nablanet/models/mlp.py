@@ -60,7 +60,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
     random_state : int or None, default None
         Seed of the initial weights, the shuffling and the dropout masks.
     dtype : {'float32', 'float64'}, default 'float32'
-        Precision of training (prediction probabilities are returned in float64).
+        Precision of training; prediction runs on a float64 copy of the network.
     verbose : bool, default False
         Print one line per epoch.
     callback : callable, optional

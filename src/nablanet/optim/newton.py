@@ -274,7 +274,7 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
             # a full undamped step: the old factor estimates the new decrement, which can
             # end the run here instead of after one more Hessian
             half = np.linalg.solve(factor, g)
-            lam2 = min(lam2, float(half @ half))
+            lam2 = float(half @ half)
         reason = _converged_after_step(f, x, lam2, trace, decrement_tol, step_tol)
         if reason is None and check is not None:
             found = check(x, f, g)
