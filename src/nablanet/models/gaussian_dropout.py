@@ -220,7 +220,9 @@ class GaussianDropoutRegressor(RegressorMixin, NablanetEstimator):
         self.n_iter_ = int(scalars["n_iter"])
         self.n_features_in_ = int(scalars["n_features_in"])
         if self.coef_.shape != (self.n_features_in_,):
-            raise ValueError(f"coef has shape {self.coef_.shape}, expected ({self.n_features_in_},)")
+            raise ValueError(
+                f"coef has shape {self.coef_.shape}, expected ({self.n_features_in_},)"
+            )
 
 
 def _batches(n, batch_size, rng):

@@ -164,6 +164,9 @@ def save(estimator, path):
     import nablanet
 
     arrays, fitted = estimator._fitted_state()
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        arrays = {**arrays, "feature_names_in": np.asarray([str(n) for n in names])}
     meta = {
         "format": _FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -235,7 +238,10 @@ def load(path):
         raise ModelFileError(f"{os.fspath(path)!r}: unknown estimator class {name!r}")
     try:
         estimator = classes[name](**meta.get("params", {}))
+        names = arrays.pop("feature_names_in", None)
         estimator._restore_state(arrays, meta.get("fitted", {}))
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray(names.tolist(), dtype=object)
     except (TypeError, KeyError, ValueError) as err:
         raise ModelFileError(
             f"{os.fspath(path)!r}: the saved {name} state is inconsistent ({err})"

@@ -272,7 +272,9 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
             val_loss, val_accuracy = self._validation_scores(X_val, y_val)
             self.validation_scores_.append(val_accuracy)
         if self.verbose:
-            extra = "" if X_val is None else f"  val_loss {val_loss:.5f}  val_acc {val_accuracy:.4f}"
+            extra = ""
+            if X_val is not None:
+                extra = f"  val_loss {val_loss:.5f}  val_acc {val_accuracy:.4f}"
             print(f"epoch {self.n_iter_:4d}  loss {loss:.5f}{extra}")
         notify(self.callback, {"epoch": self.n_iter_, "loss": loss, "val_loss": val_loss,
                                "val_accuracy": val_accuracy})
