@@ -61,6 +61,12 @@ def _softmax_ce(rng):
     return (lambda z, y: ops.cross_entropy(z, y, reduction="sum")), [z, y]
 
 
+def _softmax_ce_index(rng):
+    z = rng.standard_normal((5, 3))
+    labels = np.array([0, 2, 1, 2, 0])
+    return (lambda z: ops.cross_entropy(z, labels)), [z]
+
+
 def _batch_norm(rng):
     x = rng.standard_normal((6, 3))
     w = rng.standard_normal(3)
@@ -86,6 +92,7 @@ LAYER_SPECS = {
     "binary_cross_entropy_with_logits": _bce_logits,
     "binary_cross_entropy": _bce,
     "softmax_cross_entropy": _softmax_ce,
+    "softmax_cross_entropy_index": _softmax_ce_index,
     "batch_norm": _batch_norm,
     "linear": _linear,
 }

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 from nablanet.models import MLPClassifier
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """Small matrix products run faster on one BLAS thread on this shared 2-core machine."""
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +144,10 @@ def test_bad_parameters_are_named(blobs, params, message):
     X, y = blobs
     with pytest.raises(ValueError, match=message):
         small(**params).fit(X, y)
+
+
+def test_verbose_prints_one_line_per_epoch(blobs, capsys):
+    X, y = blobs
+    small(max_epochs=3, verbose=True).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 3

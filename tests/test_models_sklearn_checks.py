@@ -6,6 +6,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from nablanet.models import (
     GaussianDropoutRegressor,
@@ -13,6 +14,14 @@ from nablanet.models import (
     MLPClassifier,
     SoftmaxRegression,
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """Small matrix products run faster on one BLAS thread on this shared 2-core machine."""
+    with threadpool_limits(1):
+        yield
+
 
 # Small and fast instances: the checks fit each estimator dozens of times.
 ESTIMATORS = [

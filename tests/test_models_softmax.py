@@ -5,8 +5,16 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_limits
 
 from nablanet.models import LogisticRegression, SoftmaxRegression
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """NumPy's and SciPy's BLAS pools fight on 2 cores (DESIGN.md): keep the fits on one."""
+    with threadpool_limits(1):
+        yield
 
 
 def penalised_objective(X, y, coef, intercept, C=1.0):

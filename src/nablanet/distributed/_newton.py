@@ -102,7 +102,7 @@ def _max_abs(vector):
 
 
 def newton_minimize(evaluate, losses_along, theta, penalty, flat_basis, *, tol, max_iter,
-                    decrement_tol=1e-14, step_tol=1e-12, callback=None):
+                    decrement_tol=1e-16, step_tol=1e-12, callback=None):
     """Minimise the penalised objective from ``theta``; see the module docstring.
 
     ``callback(info)`` (if given) is called after every iteration with

@@ -32,9 +32,17 @@ def _npz_member_header(path, key):
     return shape, dtype
 
 
-def _load_npz_member(path, key):
+def _load_npz_pair(path, x_key, y_key):
     with np.load(path, allow_pickle=False) as archive:
-        return archive[key]
+        return archive[x_key], archive[y_key]
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _second(pair):
+    return pair[1]
 
 
 def _expand_paths(paths):
@@ -80,9 +88,11 @@ def read_npz_shards(paths, x_key="X", y_key="y"):
             raise DataError(f"every shard must have {n_features} features, {path} has "
                             f"{x_shape[1]}")
         n_features = x_shape[1]
-        load = dask.delayed(_load_npz_member, pure=True)
-        x_blocks.append(da.from_delayed(load(path, x_key), x_shape, dtype=x_dtype))
-        y_blocks.append(da.from_delayed(load(path, y_key), y_shape, dtype=y_dtype))
+        # one task reads both arrays of a shard, so X and y blocks start on the same worker
+        # and the task that uses them runs there without moving data between workers
+        pair = dask.delayed(_load_npz_pair, pure=True)(path, x_key, y_key)
+        x_blocks.append(da.from_delayed(dask.delayed(_first)(pair), x_shape, dtype=x_dtype))
+        y_blocks.append(da.from_delayed(dask.delayed(_second)(pair), y_shape, dtype=y_dtype))
     return da.concatenate(x_blocks, axis=0), da.concatenate(y_blocks, axis=0)
 
 

@@ -13,7 +13,7 @@ Callback contract: ``callback(info)`` is called after each Newton iteration with
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -51,7 +51,7 @@ class NablanetEstimator(BaseEstimator):
     # -- validation ----------------------------------------------------------------
     def _validate_fit_data(self, X, y, sample_weight=None, dtype=np.float64):
         """Checked float arrays ``X`` (n, d), ``y`` (n,) and weights (n,) or None."""
-        X, y = validate_data(self, X, y, dtype=dtype, y_numeric=not self._is_classifier())
+        X, y = validate_data(self, X, y, dtype=dtype, y_numeric=not is_classifier(self))
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
             if sample_weight.sum() <= 0:
@@ -63,11 +63,6 @@ class NablanetEstimator(BaseEstimator):
     def _validate_predict_data(self, X, dtype=np.float64):
         check_is_fitted(self)
         return validate_data(self, X, dtype=dtype, reset=False)
-
-    def _is_classifier(self):
-        return getattr(self, "_estimator_type", None) == "classifier" or hasattr(
-            self, "predict_proba"
-        )
 
 
 def encode_labels(y, min_classes=2, max_classes=None, name="classifier"):
@@ -89,6 +84,12 @@ def encode_labels(y, min_classes=2, max_classes=None, name="classifier"):
             "nablanet.SoftmaxRegression for more than two classes"
         )
     return classes, indices.astype(np.intp)
+
+
+def portable_labels(classes):
+    """``classes`` as an array a model file can hold (object labels become strings)."""
+    classes = np.asarray(classes)
+    return np.asarray([str(c) for c in classes]) if classes.dtype.hasobject else classes
 
 
 def notify(callback, info):

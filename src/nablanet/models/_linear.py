@@ -14,7 +14,14 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from nablanet.models._base import NablanetEstimator, check_choice, check_positive, notify
+from nablanet.models._base import (
+    NablanetEstimator,
+    check_choice,
+    check_positive,
+    encode_labels,
+    notify,
+    portable_labels,
+)
 
 _SOLVERS = ("newton", "newton-cg", "gd")
 _TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
@@ -66,7 +73,8 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
             return fit_estimator(self, X, y, sample_weight)
         self._check_params()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
-        self.classes_, y_index = _encode(y, self._max_classes, type(self).__name__)
+        self.classes_, y_index = encode_labels(y, max_classes=self._max_classes,
+                                               name=type(self).__name__)
         objective = self._objective(X, y_index, sample_weight)
         result = self._minimise(objective)
         self._set_solution(objective, result.x)
@@ -204,7 +212,7 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
     def _fitted_state(self):
         check_is_fitted(self)
         arrays = {"coef": self.coef_, "intercept": self.intercept_,
-                  "classes": _portable_labels(self.classes_)}
+                  "classes": portable_labels(self.classes_)}
         arrays.update({f"history.{k}": np.asarray([h[k] for h in self.history_], dtype=float)
                        for k in _TRACE_KEYS})
         for name in ("covariance_", "bse_"):
@@ -240,17 +248,6 @@ def _predict_lazily(estimator, method, X):
     from nablanet.distributed.estimators import predict_lazily
 
     return predict_lazily(estimator, method, X)
-
-
-def _encode(y, max_classes, name):
-    from nablanet.models._base import encode_labels
-
-    return encode_labels(y, max_classes=max_classes, name=name)
-
-
-def _portable_labels(classes):
-    classes = np.asarray(classes)
-    return np.asarray([str(c) for c in classes]) if classes.dtype.hasobject else classes
 
 
 def _history(trace):

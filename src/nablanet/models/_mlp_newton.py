@@ -74,7 +74,8 @@ def _set_running_statistics(net, X):
             h = batch_norm(h, None, None, layer.weight.data, layer.bias.data, training=True,
                            eps=layer.eps)
         elif kind not in _NOISE_LAYERS:
-            h = np.asarray(getattr(layer(h), "data", layer(h)))
+            out = layer(h)
+            h = np.asarray(getattr(out, "data", out))
 
 
 def newton_cg_epoch(est, X, y_index):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.models._base import portable_labels
+
 _ACTIVATION_TYPES = ("LeakyReLU", "ReLU", "Tanh", "Sigmoid")
 
 
@@ -49,7 +51,7 @@ def build_optimizer(est, net):
 def fitted_state(est):
     """``(arrays, scalars)`` describing a trained MLP, for :mod:`nablanet.models.io`."""
     arrays = {f"net.{k}": v for k, v in est.network_.state_dict().items()}
-    arrays["classes"] = _portable_labels(est.classes_)
+    arrays["classes"] = portable_labels(est.classes_)
     arrays["loss_curve"] = np.asarray(est.loss_curve_, dtype=np.float64)
     arrays["validation_scores"] = np.asarray(est.validation_scores_, dtype=np.float64)
     scalars = {
@@ -81,13 +83,6 @@ def restore_state(est, arrays, scalars):
     est.n_iter_ = int(scalars["n_iter"])
     est.loss_curve_ = arrays["loss_curve"].tolist()
     est.validation_scores_ = arrays["validation_scores"].tolist()
-
-
-def _portable_labels(classes):
-    classes = np.asarray(classes)
-    if classes.dtype.hasobject:
-        classes = np.asarray([str(c) for c in classes])
-    return classes
 
 
 def _split_optimizer_state(state_dict):

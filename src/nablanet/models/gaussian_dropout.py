@@ -65,7 +65,7 @@ class GaussianDropoutRegressor(RegressorMixin, NablanetEstimator):
     >>> X = np.array([[1.0], [2.0], [3.0]]); y = np.array([1.0, 2.0, 3.0])
     >>> model = nb.GaussianDropoutRegressor(sigma2=0.5, closed_form=True).fit(X, y)
     >>> model.coef_.round(3)
-    array([0.364])
+    array([0.222])
     """
 
     def __init__(

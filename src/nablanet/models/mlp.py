@@ -85,7 +85,8 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
     >>> import numpy as np, nablanet as nb
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((100, 2)); y = (X[:, 0] > 0).astype(int)
-    >>> clf = nb.MLPClassifier(hidden_layer_sizes=(16,), max_epochs=30, random_state=0)
+    >>> clf = nb.MLPClassifier(hidden_layer_sizes=(16,), max_epochs=30, learning_rate=1e-2,
+    ...                        batch_size=16, random_state=0)
     >>> bool(clf.fit(X, y).score(X, y) > 0.9)
     True
     """
@@ -284,9 +285,11 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
 
         net, opt = self.network_, self.optimizer_
         net.train()
+        # one-hot rows: the probability-target path skips re-encoding labels every batch
+        targets = np.eye(len(self.classes_), dtype=X.dtype)[y_index]
         total = 0.0
         for idx in self._batches(len(X)):
-            loss = cross_entropy(net(X[idx]), y_index[idx])
+            loss = cross_entropy(net(X[idx]), targets[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

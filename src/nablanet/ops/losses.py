@@ -14,6 +14,7 @@ from nablanet.autodiff.tensor import raw, shape_of
 from nablanet.ops.activations import _log_softmax, _sigmoid, _softmax, softplus
 from nablanet.ops.arithmetic import log, maximum
 from nablanet.ops.reductions import sum as reduce_sum
+from nablanet.ops.shape import reshape
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -194,6 +195,44 @@ _softmax_ce = Primitive("softmax_cross_entropy", _softmax_ce_impl)
 _softmax_ce.defvjp_joint(_softmax_ce_rule)
 
 
+def _ce_index_impl(z, labels, denominator=1):
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    lse = np.log(np.sum(np.exp(shifted), axis=-1))
+    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
+    lse -= picked
+    return z.dtype.type(np.sum(lse) / denominator)
+
+
+def _one_hot(labels, n_classes, dtype):
+    onehot = np.zeros(labels.shape + (n_classes,), dtype=dtype)
+    np.put_along_axis(onehot, labels[..., None], 1, axis=-1)
+    return onehot
+
+
+def _ce_index_rule(g, ans, needs, z, labels, denominator=1):
+    # L = sum_n (lse z_n - z_n[y_n]) / d  =>  dL/dz = (softmax(z) - onehot(y)) / d  (C3/C7)
+    z_shape = tuple(shape_of(z))
+    onehot = _one_hot(raw(labels), z_shape[-1], raw(z).dtype)
+    g = reshape(g, tuple(shape_of(g)) + (1,) * len(z_shape))
+    return (g * (1.0 / denominator)) * (_softmax(z, axis=-1) - onehot), None
+
+
+_ce_index = Primitive("softmax_cross_entropy_index", _ce_index_impl)
+_ce_index.defvjp_joint(_ce_index_rule)
+
+
+def _plain_labels(target, shape, ignore_index):
+    """The labels as an integer array when every one is a valid class index, else None."""
+    labels = np.asarray(raw(target))
+    if labels.dtype.kind not in "iu" or labels.shape != shape[:-1] or labels.size == 0:
+        return None
+    low, high = labels.min(), labels.max()
+    if low < 0 or high >= shape[-1] or (low <= ignore_index <= high and np.any(
+            labels == ignore_index)):
+        return None
+    return labels
+
+
 def _index_targets(target, n_classes, ignore_index, dtype, expected_shape):
     labels = np.asarray(raw(target))
     if labels.shape != expected_shape:
@@ -258,6 +297,12 @@ def cross_entropy(
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
     dtype = np.asarray(raw(logits)).dtype
     n_classes = shape[-1]
+    if reduction != "none" and weight is None and not label_smoothing:
+        labels = _plain_labels(target, shape, ignore_index)
+        if labels is not None:
+            # the common case in one fused primitive: no one-hot, no separate mean
+            count = labels.size if reduction == "mean" else 1
+            return _ce_index(logits, labels, denominator=count)
     target_kind = np.asarray(raw(target)).dtype.kind
     denominator = None
     if target_kind in "iub":

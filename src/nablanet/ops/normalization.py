@@ -15,41 +15,48 @@ from nablanet.autodiff.tensor import Tensor, raw, shape_of
 from nablanet.ops.arithmetic import sqrt
 from nablanet.ops.reductions import mean as reduce_mean
 from nablanet.ops.reductions import sum as reduce_sum
+from nablanet.ops.shape import reshape
 
 
-def _batch_norm_impl(x, weight, bias, mean, inv_std, eps=1e-5):
-    out = (x - mean) * inv_std
-    if weight is not None:
-        out *= weight
+def _batch_norm_impl(x, weight, bias, inv_std, xhat, eps=1e-5):
+    # xhat = (x - mean) / sqrt(var + eps) was computed with the statistics and is saved
+    out = xhat * weight if weight is not None else xhat.copy()
     if bias is not None:
         out += bias
     return out
 
 
-def _normalised(x, mean, inv_std, eps):
-    """xhat and 1/sqrt(var + eps): from the saved statistics, or re-derived from a traced x."""
+def _normalised(x, inv_std, xhat, eps):
+    """xhat and 1/sqrt(var + eps): the saved ones, or re-derived from a traced x."""
     if isinstance(x, Tensor) and x.requires_grad:
         centred = x - reduce_mean(x, axis=0)
         inv = 1 / sqrt(reduce_mean(centred * centred, axis=0) + eps)
         return centred * inv, inv
-    return (raw(x) - mean) * inv_std, inv_std
+    return raw(xhat), raw(inv_std)
 
 
-def _batch_norm_rule(g, ans, needs, x, weight, bias, mean, inv_std, eps=1e-5):
-    xhat, inv = _normalised(x, mean, inv_std, eps)
+def _drop_row_axis(s):
+    """(..., 1, C) -> (..., C)."""
+    shape = shape_of(s)
+    return reshape(s, tuple(shape[:-2]) + tuple(shape[-1:]))
+
+
+def _batch_norm_rule(g, ans, needs, x, weight, bias, inv_std, xhat, eps=1e-5):
+    xhat, inv = _normalised(x, inv_std, xhat, eps)
+    n = shape_of(g)[-2]
     dx = dweight = dbias = None
+    g_sum = reduce_sum(g, axis=-2, keepdims=True)
+    gx_sum = reduce_sum(g * xhat, axis=-2, keepdims=True) if needs[0] or needs[1] else None
     if needs[0]:
         # C2: dL/dx = (gamma / sqrt(var + eps)) (g - mean(g) - xhat mean(g xhat))
         scale = inv if weight is None else weight * inv
-        g_mean = reduce_mean(g, axis=-2, keepdims=True)
-        gx_mean = reduce_mean(g * xhat, axis=-2, keepdims=True)
-        dx = scale * (g - g_mean - xhat * gx_mean)
+        dx = scale * (g - g_sum * (1.0 / n) - xhat * (gx_sum * (1.0 / n)))
     if needs[1]:
         # dL/dgamma = sum_n g xhat
-        dweight = reduce_sum(g * xhat, axis=-2)
+        dweight = _drop_row_axis(gx_sum)
     if needs[2]:
         # dL/dbeta = sum_n g
-        dbias = reduce_sum(g, axis=-2)
+        dbias = _drop_row_axis(g_sum)
     return dx, dweight, dbias, None, None
 
 
@@ -159,10 +166,17 @@ def batch_norm(
 
 def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, tracked):
     xv = np.asarray(raw(x))
+    if xv.dtype.kind != "f":
+        xv = xv.astype(np.float64)
     n = xv.shape[0]
-    mean = xv.mean(axis=0)
-    var = np.square(xv - mean).mean(axis=0)
+    # one pass per statistic, no squared temporary: mean, centred, sum of squares
+    mean = np.add.reduce(xv, axis=0)
+    mean /= n
+    xhat = xv - mean
+    var = np.einsum("ij,ij->j", xhat, xhat)
+    var /= n
     inv_std = 1 / np.sqrt(var + eps)
+    xhat *= inv_std
     if momentum is None:
         if not tracked:
             raise ValueError(
@@ -172,7 +186,7 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
     else:
         factor = float(momentum)
     _update_running(running_mean, running_var, mean, var, n, factor)
-    return _batch_norm(x, weight, bias, mean, inv_std, eps=float(eps))
+    return _batch_norm(x, weight, bias, inv_std, xhat, eps=float(eps))
 
 
 __all__ = ["batch_norm"]

@@ -94,10 +94,17 @@ def dropout(x, p=0.5, training=True, generator=None, inverted=True, mask=None):
     if not training:
         return x
     dtype = _float_dtype(x)
+    scale = 1.0 if not inverted else (0.0 if p == 1.0 else 1.0 / (1.0 - p))
     if mask is None:
         if p == 0.0:
             return x
-        mask = dropout_mask(shape_of(x), p, generator, dtype)
+        uniform = _uniform(generator, shape_of(x), dtype)
+        if uniform.dtype == dtype:
+            # keep-test and scaling in one pass, into the uniform draws' own buffer
+            mask = np.multiply(uniform >= p, dtype.type(scale), out=uniform)
+            # d (x * M) / dx = M  (C3)
+            return multiply(x, mask)
+        mask = (uniform >= p).astype(dtype)
     else:
         mask = np.asarray(raw(mask)).astype(dtype)
         if mask.shape != tuple(shape_of(x)):
@@ -106,7 +113,7 @@ def dropout(x, p=0.5, training=True, generator=None, inverted=True, mask=None):
                 f"got {mask.shape}"
             )
     if inverted:
-        mask = mask * (0.0 if p == 1.0 else 1.0 / (1.0 - p))
+        mask = mask * scale
     # d (x * M) / dx = M  (C3)
     return multiply(x, mask)
 
