@@ -39,6 +39,8 @@ _SOLVERS = {"mlp": ("adam", "sgd", "newton-cg"), "logistic": ("newton", "newton-
             "softmax": ("newton", "newton-cg", "gd")}
 _DEFAULTS = {"data": "digits", "model": "mlp", "seed": 0, "test_size": 0.2}
 _MLP_DEFAULT_EPOCHS = 20
+# Small data sets give few optimiser steps per epoch: train at least this many steps.
+_MLP_MIN_STEPS = 300
 _OPTIONS = ("data", "target", "model", "solver", "epochs", "batch_size", "lr", "hidden",
             "dropout", "seed", "test_size")
 
@@ -55,8 +57,6 @@ def _config_from_args(args):
             f"--solver {config['solver']!r} is not available for --model {config['model']}; "
             f"choose one of {', '.join(choices)}"
         )
-    if config["model"] == "mlp" and config["epochs"] is None:
-        config["epochs"] = _MLP_DEFAULT_EPOCHS
     if str(config["data"]) not in BUNDLED:
         config["data"] = _absolute_data_path(config["data"])
     if config["hidden"] is not None:
@@ -189,6 +189,8 @@ def run_train(args, console=None):
     started = time.perf_counter()
     config, folder, previous = _open_run(args)
     data, parts = _prepare_data(config)
+    if config["model"] == "mlp" and config["epochs"] is None:
+        config["epochs"] = _default_mlp_epochs(parts[0].shape[0], config["batch_size"])
     if folder is None:  # a new run: the folder is made once the data are known to be good
         folder = RunFolder.create(args.out if args.out is not None else default_run_dir())
         config["target_column"] = data.target  # predict leaves this CSV column out
@@ -202,6 +204,12 @@ def run_train(args, console=None):
     )
     trainer = _train_mlp if config["model"] == "mlp" else _train_newton
     return trainer(config, folder, data, parts, previous, console, load_seconds, started)
+
+
+def _default_mlp_epochs(n_train, batch_size):
+    """20 epochs, or more when an epoch is only a few optimiser steps (iris, wine)."""
+    steps_per_epoch = max(1, -(-n_train // (batch_size or 128)))
+    return max(_MLP_DEFAULT_EPOCHS, -(-_MLP_MIN_STEPS // steps_per_epoch))
 
 
 def _train_mlp(config, folder, data, parts, previous, console, load_seconds, started):

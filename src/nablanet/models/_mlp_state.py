@@ -52,6 +52,8 @@ def fitted_state(est):
     """``(arrays, scalars)`` describing a trained MLP, for :mod:`nablanet.models.io`."""
     arrays = {f"net.{k}": v for k, v in est.network_.state_dict().items()}
     arrays["classes"] = portable_labels(est.classes_)
+    arrays["feature_mean"] = np.asarray(est.mean_, dtype=np.float64)
+    arrays["feature_scale"] = np.asarray(est.scale_, dtype=np.float64)
     arrays["loss_curve"] = np.asarray(est.loss_curve_, dtype=np.float64)
     arrays["validation_scores"] = np.asarray(est.validation_scores_, dtype=np.float64)
     scalars = {
@@ -71,6 +73,8 @@ def restore_state(est, arrays, scalars):
     est._check_params()
     est.classes_ = arrays["classes"]
     est.n_features_in_ = int(scalars["n_features_in"])
+    est.mean_ = arrays["feature_mean"]
+    est.scale_ = arrays["feature_scale"]
     est._rng = np.random.default_rng()
     est.network_ = build_network(est, est.n_features_in_, len(est.classes_), est._rng)
     net_state = {k[len("net."):]: v for k, v in arrays.items() if k.startswith("net.")}

@@ -57,6 +57,11 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
     validation_fraction : float, default 0.1
     n_iter_no_change : int, default 10
         Patience of early stopping, in epochs.
+    standardize : bool, default True
+        Centre and scale each feature by its training mean and standard deviation
+        (computed at ``fit`` or the first ``partial_fit``, stored as ``mean_`` and
+        ``scale_``, and saved with the model).  Unscaled features (pixel counts,
+        millimetres) otherwise stall a first-order optimiser for many epochs.
     random_state : int or None, default None
         Seed of the initial weights, the shuffling and the dropout masks.
     dtype : {'float32', 'float64'}, default 'float32'
@@ -106,6 +111,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        standardize=True,
         random_state=None,
         dtype="float32",
         verbose=False,
@@ -124,6 +130,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.standardize = standardize
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
@@ -146,7 +153,8 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64)
         classes, y_index = encode_labels(y, name="MLPClassifier")
         self._start(X.shape[1], classes)
-        X = X.astype(self._dtype(), copy=False)
+        self._fit_scaler(X)
+        X = self._scale(X).astype(self._dtype(), copy=False)
         X_val = y_val = None
         if self.early_stopping:
             X, X_val, y_index, y_val = self._validation_split(X, y_index)
@@ -183,13 +191,14 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         if first:
             all_classes = encode_labels(y if classes is None else np.asarray(classes))[0]
             self._start(X.shape[1], all_classes)
+            self._fit_scaler(X)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(
                 f"classes {np.unique(classes).tolist()} differ from the classes of the first "
                 f"partial_fit call {self.classes_.tolist()}"
             )
         y_index = self._encode_known(y)
-        self._run_epoch(X.astype(self._dtype(), copy=False), y_index, None, None)
+        self._run_epoch(self._scale(X).astype(self._dtype(), copy=False), y_index, None, None)
         return self
 
     # -- prediction ----------------------------------------------------------------
@@ -240,7 +249,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
     def _logits(self, X):
         check_is_fitted(self, "network_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._eval_logits(X)
+        return self._eval_logits(self._scale(X))
 
     def _eval_logits(self, X):
         """Logits in evaluation mode (running statistics, no dropout), in float64.
@@ -375,6 +384,19 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = []
+
+    def _fit_scaler(self, X):
+        """Training mean and standard deviation (1 where a feature is constant)."""
+        if self.standardize:
+            self.mean_ = X.mean(axis=0)
+            scale = X.std(axis=0)
+            self.scale_ = np.where(scale > 0, scale, 1.0)
+        else:
+            self.mean_ = np.zeros(X.shape[1])
+            self.scale_ = np.ones(X.shape[1])
+
+    def _scale(self, X):
+        return (X - self.mean_) / self.scale_
 
     def _encode_known(self, y):
         index = np.searchsorted(self.classes_, y)
