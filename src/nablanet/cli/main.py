@@ -92,7 +92,8 @@ def _add_train(subparsers, common):
         help="adam (default), sgd or newton-cg for mlp; newton (default), newton-cg or gd for "
         "logistic and softmax")
     add("--epochs", type=_positive_int, default=None,
-        help="epochs (mlp, default 20) or iteration limit (Newton fits, default 100)")
+        help="epochs (mlp: default 20, or enough for 300 optimiser steps on small data) or "
+        "iteration limit (Newton fits, default 100)")
     add("--batch-size", type=_positive_int, default=None, help="minibatch size (mlp)")
     add("--lr", type=_float_in(0.0, float("inf")), default=None, help="learning rate (mlp)")
     add("--hidden", type=_hidden_sizes, default=None, metavar="N[,N...]",
