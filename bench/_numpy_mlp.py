@@ -30,6 +30,7 @@ class NumpyMLP:
         self.buffers = [None] * len(self.params)
         self.rng, self.p, self.slope, self.eps = rng, p, slope, eps
         self.lr, self.momentum, self.dtype = lr, momentum, np.dtype(dtype)
+        self.slope_table = np.array([slope, 1.0], dtype=dtype)
 
     def step(self, x, labels):
         """Forward, backward and SGD update on one batch; returns the mean loss."""
@@ -49,9 +50,10 @@ class NumpyMLP:
         self.running_mean += 0.1 * mu
         self.running_var *= 0.9
         self.running_var += (0.1 * n / (n - 1)) * var
-        slope = np.where(y > 0, dt.type(1), dt.type(self.slope))
-        keep = self.rng.random(y.shape, dtype=dt) >= self.p
-        mask = keep * dt.type(1 / (1 - self.p))
+        # (np.where on random signs is ~15x slower than a table look-up here)
+        slope = self.slope_table.take((y > 0).view(np.uint8))
+        uniform = self.rng.random(y.shape, dtype=dt)
+        mask = np.multiply(uniform >= self.p, dt.type(1 / (1 - self.p)), out=uniform)
         y *= slope
         h = y
         h *= mask

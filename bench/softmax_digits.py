@@ -101,9 +101,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    from threadpoolctl import threadpool_limits
-
     import scipy.linalg  # noqa: F401 - load SciPy's BLAS so that the limit reaches it
+    from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads)
     with open("/proc/loadavg") as f:

@@ -9,7 +9,7 @@ forward/backward (``bench/_numpy_mlp.py``), the zero-overhead limit of a NumPy l
 The three run in interleaved short rounds (so that load from other jobs hits all
 alike); the figure per library is the median over rounds of the time per step, and
 the ratios are medians of same-round ratios.  Peak memory is measured per library in
-a fresh subprocess (``ru_maxrss``, and the growth of the resident set during training).
+a fresh subprocess (see ``memory_child``).
 
     python bench/train_throughput.py [--batches 32 128 1024] [--rounds 15] [--threads 1]
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -144,22 +143,37 @@ def throughput(batch, rounds, libraries):
     return result
 
 
-def _rss_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def memory_child(name, batch, steps, threads):
-    """Run in a fresh process: resident memory before and peak after ``steps`` steps."""
-    _limit_threads(threads)
+    """Run in a fresh process: memory of the process and of training, after warm-up.
+
+    ``process_peak_MB`` is the process's high-water mark through imports and warm-up;
+    ``training_peak_MB`` the resident set's high-water mark during ``steps`` steps after
+    five warm-up steps (the high-water mark is reset through /proc/self/clear_refs), and
+    ``training_growth_MB`` its excess over the resident set just before those steps.
+    """
+    _limit_threads(threads, torch=name == "torch")
     x, labels = data()
     step = TRAINERS[name](x, labels, batch)
-    before = _rss_bytes()
+    for _ in range(5):  # first-step allocations (BLAS buffers, optimiser state)
+        step()
+    process_peak = _status_kb("VmHWM")  # imports and warm-up (ru_maxrss would include the
+    # parent's resident set: Linux carries it across fork and exec)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current resident set
+    before = _status_kb("VmRSS")
     for _ in range(steps):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"rss_before_MB": before / 2**20, "peak_MB": peak / 2**20,
-                      "growth_MB": (peak - before) / 2**20}))
+    peak = _status_kb("VmHWM")
+    print(json.dumps({"process_peak_MB": process_peak / 1024, "training_peak_MB": peak / 1024,
+                      "training_growth_MB": (peak - before) / 1024}))
 
 
 def memory(batch, libraries, threads, steps=50):
@@ -172,18 +186,16 @@ def memory(batch, libraries, threads, steps=50):
     return out
 
 
-def _limit_threads(threads):
+def _limit_threads(threads, torch=True):
     if threads is None:
         return
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
-    try:
-        import torch
+    if torch and _has_torch():
+        import torch as torch_module
 
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+        torch_module.set_num_threads(threads)
 
 
 def main():
@@ -224,8 +236,9 @@ def _print(res, libraries):
         if key in res:
             print(f"             nablanet / {peer} throughput: {res[key]:.3f}")
     for name, mem in res.get("memory", {}).items():
-        print(f"             {name:8s} peak RSS {mem['peak_MB']:7.1f} MB, "
-              f"growth in training {mem['growth_MB']:6.1f} MB")
+        print(f"             {name:8s} process peak {mem['process_peak_MB']:6.1f} MB, "
+              f"training peak {mem['training_peak_MB']:6.1f} MB "
+              f"(+{mem['training_growth_MB']:.1f} MB over its steady state)")
 
 
 def _has_torch():

@@ -7,6 +7,8 @@ No recursion anywhere, so a chain of 100,000 operations is fine.  With
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from nablanet.autodiff import mode
@@ -144,7 +146,13 @@ def _propagate(node, g, create_graph, sums, stop_ids):
     else:
         ans = node.data
         values = tuple([a.data if isinstance(a, Tensor) else a for a in args])
-    if prim.joint_vjp is not None:
+    cots = None
+    if not create_graph and prim.inplace_vjp is not None and _exclusive(g):
+        if prim.inplace_vjp_valid():
+            cots = prim.inplace_vjp(g, ans, needs, *values, **kwargs)
+    if cots is not None:
+        pass
+    elif prim.joint_vjp is not None:
         cots = prim.joint_vjp(g, ans, needs, *values, **kwargs)
     else:
         rules = prim.vjps
@@ -164,9 +172,27 @@ def _propagate(node, g, create_graph, sums, stop_ids):
             sums.add_pending(arg, cot)
 
 
+#: References to a cotangent held only by the backward loop: its local, this call's
+#: argument, ``_exclusive``'s argument and ``sys.getrefcount``'s own (CPython 3.11; pinned by
+#: ``tests/test_autodiff_inplace.py``, which also checks that a shared cotangent is never
+#: written to).
+_ENGINE_REFS = 4
+
+
+def _exclusive(g):
+    """True for a writable array that owns its memory and that only the engine holds."""
+    return (
+        type(g) is np.ndarray
+        and g.base is None
+        and g.flags.writeable
+        and sys.getrefcount(g) == _ENGINE_REFS
+    )
+
+
 class _ReleasedPrimitive:
     name = "released"
     joint_vjp = None
+    inplace_vjp = None
     vjps = None
 
     def vjp(self, *_):

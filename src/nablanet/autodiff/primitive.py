@@ -53,6 +53,8 @@ class Primitive:
         self.impl = impl
         self.vjps = None
         self.joint_vjp = None
+        self.inplace_vjp = None
+        self._inplace_for = None
         self.differentiable = differentiable
         self.__doc__ = doc or f"The ``{name}`` primitive (see nablanet.ops)."
         REGISTRY[name] = self
@@ -70,6 +72,25 @@ class Primitive:
         """
         self.joint_vjp = rule
         return self
+
+    def defvjp_inplace(self, rule):
+        """Set a first-order variant ``rule(g, ans, needs, *args, **kw)`` that may overwrite g.
+
+        It computes what the rules of :meth:`defvjp` / :meth:`defvjp_joint` compute, but
+        into ``g``'s own buffer, sparing the backward pass a large temporary (and the page
+        faults of fresh memory).  The engine calls it only in a first-order pass, only when
+        nothing but the engine holds ``g`` (so the write is invisible), and only while the
+        ordinary rules are still those set before it (replacing them disables it).  It
+        returns the cotangents as the ordinary rule does, or None to decline.
+        """
+        self.inplace_vjp = rule
+        self._inplace_for = self.joint_vjp if self.joint_vjp is not None else self.vjps
+        return self
+
+    def inplace_vjp_valid(self):
+        """True when the in-place variant mirrors the current ordinary rules."""
+        current = self.joint_vjp if self.joint_vjp is not None else self.vjps
+        return self.inplace_vjp is not None and self._inplace_for is current
 
     def __call__(self, *args, **kwargs):
         traced = False

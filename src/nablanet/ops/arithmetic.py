@@ -46,6 +46,17 @@ multiply = Primitive("multiply", np.multiply)
 # d(x y) = y dx + x dy
 multiply.defvjp(*_binary_rules(lambda g, a, x, y: g * y, lambda g, a, x, y: g * x))
 
+
+def _multiply_inplace(g, ans, needs, x, y):
+    # d(x y)/dx = y, into g's buffer when only x needs it and nothing was broadcast
+    # (dropout's mask, a constant); first-order passes only
+    if needs[1] or shape_of(x) != g.shape or np.result_type(g, y) != g.dtype:
+        return None
+    return np.multiply(g, y, out=g), None
+
+
+multiply.defvjp_inplace(_multiply_inplace)
+
 divide = Primitive("divide", np.true_divide)
 # d(x / y) = dx / y - x dy / y^2
 divide.defvjp(*_binary_rules(lambda g, a, x, y: g / y, lambda g, a, x, y: -g * a / y))

@@ -195,17 +195,26 @@ _softmax_ce = Primitive("softmax_cross_entropy", _softmax_ce_impl)
 _softmax_ce.defvjp_joint(_softmax_ce_rule)
 
 
+def _pick(values, labels):
+    """values[..., labels] along the last axis, one entry per label."""
+    if values.ndim == 2:
+        return values[np.arange(len(labels)), labels]  # fancy indexing: no Python helper
+    return np.take_along_axis(values, labels[..., None], axis=-1)[..., 0]
+
+
 def _ce_index_impl(z, labels, denominator=1):
-    shifted = z - np.max(z, axis=-1, keepdims=True)
-    lse = np.log(np.sum(np.exp(shifted), axis=-1))
-    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
-    lse -= picked
-    return z.dtype.type(np.sum(lse) / denominator)
+    z = np.asarray(z)
+    shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True))
+    lse = np.log(np.add.reduce(np.exp(shifted), axis=-1))
+    return z.dtype.type(np.add.reduce(lse - _pick(shifted, labels), axis=None) / denominator)
 
 
 def _one_hot(labels, n_classes, dtype):
     onehot = np.zeros(labels.shape + (n_classes,), dtype=dtype)
-    np.put_along_axis(onehot, labels[..., None], 1, axis=-1)
+    if labels.ndim == 1:
+        onehot[np.arange(len(labels)), labels] = 1
+    else:
+        np.put_along_axis(onehot, labels[..., None], 1, axis=-1)
     return onehot
 
 

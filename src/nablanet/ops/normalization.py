@@ -60,8 +60,25 @@ def _batch_norm_rule(g, ans, needs, x, weight, bias, inv_std, xhat, eps=1e-5):
     return dx, dweight, dbias, None, None
 
 
+def _batch_norm_inplace(g, ans, needs, x, weight, bias, inv_std, xhat, eps=1e-5):
+    # the rule above for a first-order pass, dL/dx written into g's buffer (C2)
+    if g.ndim != 2 or xhat.dtype != g.dtype or (weight is not None and weight.dtype != g.dtype):
+        return None
+    n = g.shape[0]
+    g_sum = np.add.reduce(g, axis=0)
+    gx_sum = np.einsum("ij,ij->j", g, xhat)
+    dx = None
+    if needs[0]:
+        g -= g_sum * (1.0 / n)
+        g -= xhat * (gx_sum * (1.0 / n))
+        g *= inv_std if weight is None else weight * inv_std
+        dx = g
+    return dx, gx_sum if needs[1] else None, g_sum if needs[2] else None, None, None
+
+
 _batch_norm = Primitive("batch_norm", _batch_norm_impl)
 _batch_norm.defvjp_joint(_batch_norm_rule)
+_batch_norm.defvjp_inplace(_batch_norm_inplace)
 
 
 def _check_shapes(x, running_mean, running_var, weight, bias):

@@ -49,6 +49,8 @@ def _spread(g, x_shape, axis, keepdims):
 
 
 def _sum_impl(x, axis=None, keepdims=False):
+    if type(x) is np.ndarray:  # the ufunc method directly: np.sum's dispatch costs ~3 us
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
