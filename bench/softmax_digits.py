@@ -4,7 +4,8 @@ Problem: scikit-learn's digits (1,797 x 64, 10 classes), raw pixels (0-16) and
 standardised; objective ``sum_n CE_n + 0.5 ||W||^2 / C`` with C = 1 and unpenalised
 intercepts (scikit-learn's multinomial objective divided by C: same minimiser).
 Every solution is scored by the same float64 function here, and compared with the best
-one found.  Solvers: ``nablanet.models.SoftmaxRegression`` (default solver) vs
+one found (within 1e-10 relative counts as reaching the optimum).  Solvers:
+``nablanet.models.SoftmaxRegression`` (default solver) vs
 ``sklearn.linear_model.LogisticRegression`` with lbfgs, newton-cg and newton-cholesky,
 each at its default tol and at a tight one.  Repeats are interleaved (load drift hits
 all alike); the figure is the median wall time of a fit from raw arrays.
@@ -26,6 +27,8 @@ import numpy as np
 from _timing import save
 
 C = 1.0
+#: A solution "reaches the optimum" within this relative excess over the best objective.
+OPTIMUM = 1e-10
 
 
 def datasets():
@@ -89,11 +92,17 @@ def run_dataset(X, y, repeats):
                       "objective": objective(X, y, coef, intercept)}
     best = min(row["objective"] for row in rows.values())
     ours = rows["nablanet SoftmaxRegression"]["median_s"]
-    fastest_sklearn = min(row["median_s"] for name, row in rows.items() if "sklearn" in name)
     for row in rows.values():
         row["relative_excess"] = (row["objective"] - best) / abs(best)
         row["time_over_nablanet"] = row["median_s"] / ours
-    return {"rows": rows, "nablanet_over_fastest_sklearn": ours / fastest_sklearn}
+    at_optimum = [row["median_s"] for name, row in rows.items()
+                  if "sklearn" in name and row["relative_excess"] <= OPTIMUM]
+    fastest = min(row["median_s"] for name, row in rows.items() if "sklearn" in name)
+    return {"rows": rows, "nablanet_over_fastest_sklearn": ours / fastest,
+            "nablanet_over_fastest_sklearn_at_optimum":
+                ours / min(at_optimum) if at_optimum else None,
+            "nablanet_at_optimum": rows["nablanet SoftmaxRegression"]["relative_excess"]
+                <= OPTIMUM}
 
 
 def main():
@@ -118,8 +127,12 @@ def main():
             print(f"  {name:42s} {row['median_s'] * 1e3:8.1f} ms  x{row['time_over_nablanet']:5.2f}"
                   f"  iters {row['n_iter']:5d}  objective {row['objective']:.10e}"
                   f"  rel. excess {row['relative_excess']:.1e}")
-        print(f"  nablanet time / fastest scikit-learn: "
+        print(f"  nablanet time / fastest scikit-learn (any objective): "
               f"{result['nablanet_over_fastest_sklearn']:.2f}")
+        at_optimum = result["nablanet_over_fastest_sklearn_at_optimum"]
+        if at_optimum is not None:
+            print(f"  nablanet time / fastest scikit-learn within {OPTIMUM:g} of the optimum: "
+                  f"{at_optimum:.2f}")
     print(f"wrote {save('softmax_digits', record)}")
 
 

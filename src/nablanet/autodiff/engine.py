@@ -147,8 +147,8 @@ def _propagate(node, g, create_graph, sums, stop_ids):
         ans = node.data
         values = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     cots = None
-    if not create_graph and prim.inplace_vjp is not None and _exclusive(g):
-        if prim.inplace_vjp_valid():
+    if not create_graph and prim.inplace_vjp is not None:
+        if (not prim.inplace_needs_exclusive or _exclusive(g)) and prim.inplace_vjp_valid():
             cots = prim.inplace_vjp(g, ans, needs, *values, **kwargs)
     if cots is not None:
         pass
@@ -193,6 +193,7 @@ class _ReleasedPrimitive:
     name = "released"
     joint_vjp = None
     inplace_vjp = None
+    inplace_needs_exclusive = True
     vjps = None
 
     def vjp(self, *_):

@@ -54,6 +54,7 @@ class Primitive:
         self.vjps = None
         self.joint_vjp = None
         self.inplace_vjp = None
+        self.inplace_needs_exclusive = True
         self._inplace_for = None
         self.differentiable = differentiable
         self.__doc__ = doc or f"The ``{name}`` primitive (see nablanet.ops)."
@@ -73,17 +74,20 @@ class Primitive:
         self.joint_vjp = rule
         return self
 
-    def defvjp_inplace(self, rule):
-        """Set a first-order variant ``rule(g, ans, needs, *args, **kw)`` that may overwrite g.
+    def defvjp_inplace(self, rule, needs_exclusive=True):
+        """Set a first-order variant ``rule(g, ans, needs, *args, **kw)`` on plain arrays.
 
-        It computes what the rules of :meth:`defvjp` / :meth:`defvjp_joint` compute, but
-        into ``g``'s own buffer, sparing the backward pass a large temporary (and the page
-        faults of fresh memory).  The engine calls it only in a first-order pass, only when
-        nothing but the engine holds ``g`` (so the write is invisible), and only while the
+        It computes what the rules of :meth:`defvjp` / :meth:`defvjp_joint` compute, with
+        NumPy's in-place operations: into ``g``'s own buffer (``needs_exclusive=True``),
+        sparing the backward pass a large temporary and the page faults of fresh memory,
+        or into temporaries of its own (``needs_exclusive=False``, ``g`` left untouched).
+        The engine calls it only in a first-order pass, only when nothing but the engine
+        holds ``g`` if it needs exclusivity (so the write is invisible), and only while the
         ordinary rules are still those set before it (replacing them disables it).  It
         returns the cotangents as the ordinary rule does, or None to decline.
         """
         self.inplace_vjp = rule
+        self.inplace_needs_exclusive = needs_exclusive
         self._inplace_for = self.joint_vjp if self.joint_vjp is not None else self.vjps
         return self
 

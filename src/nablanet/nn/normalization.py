@@ -98,19 +98,22 @@ class BatchNorm1d(Module):
 
     def forward(self, x):
         """Normalise ``x`` of shape ``(N, num_features)``."""
-        use_batch = self.training or self.running_mean is None
+        buffers, params = self._buffers, self._parameters  # one look-up each, not __getattr__
+        running_mean = buffers["running_mean"]
+        use_batch = self.training or running_mean is None
         self._check_input(x, use_batch)
         tracked = None
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            tracked = int(self.num_batches_tracked.data)
+            counter = buffers["num_batches_tracked"].data
+            tracked = int(counter) + 1
+            counter[...] = tracked
         running = not self.training or self.track_running_stats
         return batch_norm(
             x,
-            self.running_mean if running else None,
-            self.running_var if running else None,
-            self.weight,
-            self.bias,
+            running_mean if running else None,
+            buffers["running_var"] if running else None,
+            params["weight"],
+            params["bias"],
             training=use_batch,
             momentum=self.momentum,
             eps=self.eps,

@@ -142,11 +142,21 @@ def _leaky_relu_impl(x, negative_slope=0.01):
 
 
 def _leaky_slope(x, negative_slope):
-    """The constant 1 where x > 0, the slope elsewhere, by table look-up (exact, branch-free)."""
+    """The constant 1 where x > 0, the slope s elsewhere, without np.where.
+
+    ``[x > 0] (1 - s) + s`` in three passes when that rounds to exactly 1 in the dtype
+    (it does for the usual slopes), else a table look-up (exact for any s, ~5x slower).
+    """
     xv = raw(x)
     dtype = xv.dtype if xv.dtype.kind == "f" else np.dtype(np.float64)
-    table = np.array([negative_slope, 1.0], dtype=dtype)
-    return table.take((xv > 0).view(np.uint8))
+    positive = np.greater(xv, 0)
+    slope, rest = dtype.type(negative_slope), dtype.type(1.0 - negative_slope)
+    if rest + slope == 1:
+        out = positive.astype(dtype)
+        out *= rest
+        out += slope
+        return out
+    return np.array([negative_slope, 1.0], dtype=dtype).take(positive.view(np.uint8))
 
 
 _leaky_relu = Primitive("leaky_relu", _leaky_relu_impl)

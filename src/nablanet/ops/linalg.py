@@ -11,7 +11,6 @@ from nablanet.ops.arithmetic import multiply
 from nablanet.ops.reductions import sum as reduce_sum
 from nablanet.ops.shape import reshape, swapaxes
 
-
 #: Below this many output columns, a tall product is computed as (B^T A^T)^T.
 _NARROW_COLUMNS = 32
 _TALL_ROWS = 4096

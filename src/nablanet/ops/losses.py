@@ -226,8 +226,19 @@ def _ce_index_rule(g, ans, needs, z, labels, denominator=1):
     return (g * (1.0 / denominator)) * (_softmax(z, axis=-1) - onehot), None
 
 
+def _ce_index_first_order(g, ans, needs, z, labels, denominator=1):
+    # the rule above on plain arrays, in place in the fresh softmax: (p - onehot) g / d
+    if z.ndim != 2 or np.ndim(g) != 0:  # (no batch of cotangents here)
+        return None
+    p = _softmax.impl(z, axis=-1)
+    p[np.arange(len(labels)), labels] -= 1
+    p *= (g / denominator).astype(p.dtype)
+    return p, None
+
+
 _ce_index = Primitive("softmax_cross_entropy_index", _ce_index_impl)
 _ce_index.defvjp_joint(_ce_index_rule)
+_ce_index.defvjp_inplace(_ce_index_first_order, needs_exclusive=False)
 
 
 def _plain_labels(target, shape, ignore_index):
@@ -235,7 +246,7 @@ def _plain_labels(target, shape, ignore_index):
     labels = np.asarray(raw(target))
     if labels.dtype.kind not in "iu" or labels.shape != shape[:-1] or labels.size == 0:
         return None
-    low, high = labels.min(), labels.max()
+    low, high = np.minimum.reduce(labels, axis=None), np.maximum.reduce(labels, axis=None)
     if low < 0 or high >= shape[-1] or (low <= ignore_index <= high and np.any(
             labels == ignore_index)):
         return None

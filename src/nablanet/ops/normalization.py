@@ -86,11 +86,14 @@ def _check_shapes(x, running_mean, running_var, weight, bias):
     if len(shape) != 2:
         raise ValueError(f"batch_norm: expected 2-D input of shape (N, C), got shape {shape}")
     n_features = shape[1]
+    expected = (n_features,)
     for name, value in (
         ("running_mean", running_mean), ("running_var", running_var),
         ("weight", weight), ("bias", bias),
     ):
-        if value is not None and tuple(shape_of(value)) != (n_features,):
+        if value is not None and getattr(value, "shape", None) != expected and tuple(
+            shape_of(value)
+        ) != expected:
             raise ValueError(
                 f"batch_norm: {name} must have shape ({n_features},) for input of shape "
                 f"{shape}, got {tuple(shape_of(value))}"

@@ -15,7 +15,8 @@ from nablanet.ops.arithmetic import multiply
 
 
 def _float_dtype(x):
-    dtype = np.asarray(raw(x)).dtype
+    value = raw(x)
+    dtype = value.dtype if type(value) is np.ndarray else np.asarray(value).dtype
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
@@ -27,7 +28,7 @@ def _uniform(generator, shape, dtype):
             f"generator must be a numpy.random.Generator, got {type(generator).__name__}; "
             "create one with numpy.random.default_rng(seed)"
         )
-    if dtype in (np.float32, np.float64):
+    if dtype.type is np.float32 or dtype.type is np.float64:
         return generator.random(shape, dtype=dtype)
     return generator.random(shape)
 
