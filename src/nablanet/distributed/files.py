@@ -106,7 +106,8 @@ def _frame_to_arrays(frame, target, features):
 
 
 def read_parquet(path, target, features=None, **kwargs):
-    """Lazy ``(X, y)`` from Parquet files (one row block per partition).
+    """Lazy ``(X, y)`` from Parquet files (one row block per partition); needs
+    ``dask[dataframe]`` and pyarrow.
 
     Parameters
     ----------
@@ -130,7 +131,8 @@ def read_parquet(path, target, features=None, **kwargs):
 
 
 def read_csv(path, target, features=None, blocksize="64MB", **kwargs):
-    """Lazy ``(X, y)`` from CSV files with a header row, read ``blocksize`` bytes per block.
+    """Lazy ``(X, y)`` from CSV files with a header row, ``blocksize`` bytes per block;
+    needs ``dask[dataframe]``.
 
     Parameters
     ----------

@@ -232,7 +232,7 @@ def _ce_index_first_order(g, ans, needs, z, labels, denominator=1):
         return None
     p = _softmax.impl(z, axis=-1)
     p[np.arange(len(labels)), labels] -= 1
-    p *= (g / denominator).astype(p.dtype)
+    p *= p.dtype.type(g / denominator)
     return p, None
 
 

@@ -9,6 +9,7 @@ docstring and pinned against ``torch.optim`` by the tests.
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
@@ -168,7 +169,9 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(grad, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * grad
+                dampening = group["dampening"]
+                # no temporary for the common dampening = 0
+                buf += grad if not dampening else (1 - dampening) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
         value -= group["lr"] * grad
 
@@ -226,7 +229,10 @@ class Adam(Optimizer):
         else:
             second = exp_avg_sq
         step = state["step"]
-        denom = np.sqrt(second) / np.sqrt(1 - beta2**step) + group["eps"]
+        # Python-float bias corrections keep float32 updates in float32
+        denom = np.sqrt(second)
+        denom /= math.sqrt(1 - beta2**step)
+        denom += group["eps"]
         value -= (lr / (1 - beta1**step)) * exp_avg / denom
 
 

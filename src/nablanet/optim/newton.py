@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nablanet.optim._triangular import solve_lower, solve_upper
 from nablanet.optim.line_search import armijo_backtracking, direction_is_negligible
 from nablanet.optim.stopping import ConvergenceWarning
 
@@ -118,11 +119,11 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
         # decrement 100-fold per step: then H has barely changed, and building it is
         # the whole cost of an iteration on large data.
         if last["factor"] is not None:
-            half = np.linalg.solve(last["factor"], g)
+            half = solve_lower(last["factor"], g)
             lam2 = float(half @ half)
             if lam2 <= 1e-2 * last["lam2"]:
                 last["lam2"] = lam2
-                return -np.linalg.solve(last["factor"].T, half), lam2, 0.0, last["factor"]
+                return -solve_upper(last["factor"].T, half), lam2, 0.0, last["factor"]
         problem.n_hessian += 1
         d, lam2, mu, factor = newton_direction(problem.hess(x), g)
         last.update(factor=factor if mu == 0 else None, lam2=lam2)
@@ -200,8 +201,8 @@ def newton_direction(H, g):
             break
     else:
         raise ValueError("the Hessian could not be made positive definite (NaN in it?)")
-    half = np.linalg.solve(L, g)  # L^{-1} g, so lambda^2 = ||L^{-1} g||^2
-    d = -np.linalg.solve(L.T, half)
+    half = solve_lower(L, g)  # L^{-1} g, so lambda^2 = ||L^{-1} g||^2
+    d = -solve_upper(L.T, half)
     return d, float(half @ half), mu, L
 
 
@@ -273,7 +274,7 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
         if factor is not None and mu == 0 and t == 1.0:
             # a full undamped step: the old factor estimates the new decrement, which can
             # end the run here instead of after one more Hessian
-            half = np.linalg.solve(factor, g)
+            half = solve_lower(factor, g)
             lam2 = float(half @ half)
         reason = _converged_after_step(f, x, lam2, trace, decrement_tol, step_tol)
         if reason is None and check is not None:
