@@ -285,8 +285,11 @@ def _train_newton(config, folder, data, parts, previous, console, load_seconds, 
         bar.finish(model.n_iter_)
     model.set_params(callback=None)
     history = [dict(row, iteration=k) for k, row in enumerate(model.history_, start=1)]
-    train_loss = history[-1].get("loss") if history else None
-    final = _final_metrics(model, parts, train_loss)
+    # train_loss is the mean log-loss, comparable with val_loss; the solver's objective
+    # (summed log-loss plus penalty, as in claim C1) is reported beside it
+    final = _final_metrics(model, parts, _log_loss(model, X_train, y_train))
+    if history:
+        final["objective"] = float(history[-1]["loss"])
     final["iterations"] = int(model.n_iter_)
     timings = {"load_seconds": load_seconds, "fit_seconds": fit_seconds,
                "total_seconds": time.perf_counter() - started}
