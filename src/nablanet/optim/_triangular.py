@@ -35,3 +35,18 @@ def solve_upper(U, b):
             x[start:stop] -= U[start:stop, stop:] @ x[stop:]
         x[start:stop] = np.linalg.solve(U[start:stop, start:stop], x[start:stop])
     return x
+
+
+def inverse_lower(L):
+    """``L^-1`` for lower-triangular ``L``, by halves: [[A, 0], [B, C]]^-1 has the
+    off-diagonal block -C^-1 B A^-1, so the work is matrix products (about n^3 / 3)."""
+    n = len(L)
+    if n <= _BLOCK:
+        return np.linalg.solve(L, np.eye(n, dtype=L.dtype))
+    half = n // 2
+    top, bottom = inverse_lower(L[:half, :half]), inverse_lower(L[half:, half:])
+    out = np.zeros_like(L)
+    out[:half, :half] = top
+    out[half:, half:] = bottom
+    out[half:, :half] = -(bottom @ (L[half:, :half] @ top))
+    return out

@@ -30,11 +30,6 @@ def _check_data(X, sample_weight):
     return X, sw
 
 
-def _sigmoid(z):
-    # sigma(z) = exp(-softplus(-z)): no overflow for any finite z
-    return np.exp(-np.logaddexp(0.0, -z))
-
-
 class _CachedLogits:
     """Recompute logits and probabilities only when the parameters change."""
 
@@ -81,10 +76,11 @@ class LogisticObjective(_CachedLogits):
         if not alpha >= 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         self.y = y.astype(float)
+        self._weighted_y = self.sample_weight * self.y
         self.alpha, self.fit_intercept = float(alpha), bool(fit_intercept)
         self.n_features = self.X.shape[1]
         self.n_params = self.n_features + self.fit_intercept
-        self._theta = self._cache = self._rows = None
+        self._theta = self._cache = self._rows = self._curvature_of = None
 
     def split(self, theta):
         """``(w, b)`` from the parameter vector (b = 0.0 without intercept)."""
@@ -93,41 +89,56 @@ class LogisticObjective(_CachedLogits):
 
     def _compute(self, theta):
         w, b = self.split(theta)
-        z = self.X @ w + b
-        return z, _sigmoid(z)
+        z = self.X @ w
+        z += b
+        softplus = np.logaddexp(0.0, z)  # log(1 + e^z), once per theta
+        return z, softplus, np.exp(z - softplus)  # p = e^z / (1 + e^z), no overflow
 
     def value(self, theta):
         """Summed weighted log-loss plus penalty (a float)."""
-        z, _ = self._state(theta)
+        z, softplus, _ = self._state(theta)
         w, _ = self.split(theta)
-        loss = self.sample_weight @ (np.logaddexp(0.0, z) - self.y * z)
+        loss = self.sample_weight @ softplus - self._weighted_y @ z
         return float(loss + 0.5 * self.alpha * (w @ w))
 
     def gradient(self, theta):
         """``X~^T s (p - y) + alpha (w, 0)``, shape (n_params,)."""
-        _, p = self._state(theta)
-        residual = self.sample_weight * (p - self.y)
+        _, _, p = self._state(theta)
+        residual = self.sample_weight * p - self._weighted_y
         w, _ = self.split(theta)
         grad_w = self.X.T @ residual + self.alpha * w
         return np.append(grad_w, residual.sum()) if self.fit_intercept else grad_w
 
     def _curvature(self, theta):
-        z, p = self._state(theta)
-        return self.sample_weight * p * _sigmoid(-z)  # s p (1 - p), no cancellation
+        state = self._state(theta)
+        if self._curvature_of is not state:  # once per theta: every H v product reuses it
+            z, softplus, _ = state
+            self._curvature_of = state
+            self._curvature_cache = self.sample_weight * np.exp(z - 2.0 * softplus)  # s p (1-p)
+        return self._curvature_cache
 
     def hessian(self, theta):
-        """``X~^T diag(s p (1 - p)) X~ + alpha I_w`` as a symmetric rank-n product."""
-        c = self._curvature(theta)
-        if self._rows is None:
-            self._rows = np.empty_like(self.X)  # reused: no 160 MB page-faulting temporary
-        np.multiply(self.X, np.sqrt(c)[:, None], out=self._rows)
-        d = self.n_features
-        H = np.empty((self.n_params, self.n_params))
-        H[:d, :d] = self._rows.T @ self._rows
+        """``X~^T diag(s p (1 - p)) X~ + alpha I_w`` as a symmetric rank-n product.
+
+        Built in blocks of rows: each block of sqrt(c)-scaled rows (with sqrt(c) as the
+        intercept column) stays in cache for its syrk (NumPy's ``A.T @ A`` on one
+        buffer), so X is read once and no n x d copy is written.
+        """
+        root = np.sqrt(self._curvature(theta))
+        n, d = self.X.shape
+        p = self.n_params
+        block = max(256, min(n, (1 << 19) // p))  # ~4 MB of scaled rows
+        if self._rows is None or self._rows.shape[0] != block:
+            self._rows = np.empty((block, p))
+        H = np.zeros((p, p))
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            rows = self._rows[: stop - start]
+            np.multiply(self.X[start:stop], root[start:stop, None], out=rows[:, :d])
+            if self.fit_intercept:
+                rows[:, d] = root[start:stop]
+            H += rows.T @ rows
         H[:d, :d].flat[:: d + 1] += self.alpha
-        if self.fit_intercept:
-            H[:d, d] = H[d, :d] = self.X.T @ c
-            H[d, d] = c.sum()
         return H
 
     def hvp(self, theta, v):
@@ -146,7 +157,7 @@ class LogisticObjective(_CachedLogits):
         """
         if self.alpha > 0:
             return None
-        z, _ = self._state(theta)
+        z = self._state(theta)[0]
         margins = (2.0 * self.y - 1.0) * z
         if np.all(margins[self.sample_weight > 0] > 0):
             return ("separation", "the classes are linearly separable: the loss tends to 0 "
@@ -190,6 +201,7 @@ class SoftmaxObjective(_CachedLogits):
 
     def __init__(self, X, y, sample_weight=None, alpha=0.0, fit_intercept=True, n_classes=None):
         X, self.sample_weight = _check_data(X, sample_weight)
+        self._unit_weights = bool(np.all(self.sample_weight == 1.0))
         self.Y = _targets(y, X.shape[0], n_classes)
         if not alpha >= 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
@@ -264,13 +276,15 @@ class SoftmaxObjective(_CachedLogits):
     def hvp(self, theta, v):
         """``H v`` without forming H."""
         _, _, P = self._state(theta)
-        V = self.coefficients(v)
-        U = self.X @ V.T
-        S = self.sample_weight[:, None] * P * (U - np.sum(P * U, axis=1, keepdims=True))
+        V = np.asarray(v, dtype=float).reshape(self.n_free, self.width)
+        U = self.X @ V.T  # logit changes of the free classes (the reference's is 0)
+        Pf = P[:, : self.n_free]
+        S = U - np.einsum("nk,nk->n", Pf, U)[:, None]
+        S *= Pf if self._unit_weights else self.sample_weight[:, None] * Pf
         out = S.T @ self.X + V * self._penalty_diagonal()
         if self._centring():
             out[:, -1] += V[:, -1].sum()
-        return out[: self.n_free].ravel()
+        return out.ravel()
 
 
 def _targets(y, n, n_classes):
