@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import platform
-import tempfile
 import time
 from pathlib import Path
+
+from nablanet._atomic import atomic_writer
 
 MODEL_FILE = "model.npz"
 CONFIG_FILE = "config.json"
@@ -36,17 +36,8 @@ def write_bytes_atomic(path, content):
     never a partial file.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as handle:
+        handle.write(content)
     return path
 
 

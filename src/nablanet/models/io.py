@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from nablanet._atomic import atomic_writer
 
 #: Bumped when the layout of the file changes incompatibly.
 FORMAT_VERSION = 1
@@ -89,18 +90,8 @@ def write_atomic(path, arrays, meta):
             raise TypeError(f"array {name!r} has object dtype; model files hold numbers only")
     meta = dict(meta, digest=_digest(arrays))
     blob = np.frombuffer(json.dumps(_encode_json(meta)).encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nablanet-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **{_META_KEY: blob}, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as handle:
+        np.savez(handle, **{_META_KEY: blob}, **arrays)
     return path
 
 
