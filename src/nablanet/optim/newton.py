@@ -3,7 +3,9 @@
 The solver follows a fixed sequence each iteration: (1) value and gradient,
 (2) gradient test, (3) Newton direction (Cholesky of H, Levenberg-Marquardt
 damping H + mu I when H is not positive definite; or conjugate gradients on
-Hessian-vector products), (4) Armijo backtracking, (5) decrement and step tests,
+Hessian-vector products; :func:`newton` reuses an old factor as the CG
+preconditioner while that is cheaper than a new Hessian), (4) Armijo backtracking,
+(5) decrement and step tests,
 (6) an optional problem-specific check (e.g. separation in logistic regression).
 A small change in the parameters alone is a weak criterion (a stalled solver
 also takes small steps), so the gradient max-norm and the Newton decrement
@@ -13,7 +15,6 @@ lambda^2 = g^T H^{-1} g, whose half estimates f(x) - f(x*), come first.
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -57,8 +58,8 @@ class NewtonResult:
         Per iteration: loss, grad_norm (max-norm), decrement (lambda^2 / 2),
         step_norm, damping (mu added to H), step_length (Armijo t).
     n_hessian : int
-        Hessians built (:func:`newton`, which reuses a factor while it still
-        contracts fast) or CG solves (:func:`newton_cg`).
+        Hessians built (:func:`newton`, which reuses an old factor for chord steps
+        or as a CG preconditioner while that pays) or CG solves (:func:`newton_cg`).
     """
 
     x: np.ndarray
@@ -126,9 +127,8 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
             if found is not None:
                 return found
         problem.n_hessian += 1
-        start = time.perf_counter()
         d, lam2, mu, factor = newton_direction(problem.hess(x), g)
-        stale.renew(factor if mu == 0 else None, lam2, time.perf_counter() - start)
+        stale.renew(factor if mu == 0 else None, lam2)
         return d, lam2, mu, factor
 
     return _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol,
@@ -191,18 +191,21 @@ class _Problem:
 class _StaleFactor:
     """The Cholesky factor of an earlier Hessian, reused while it still pays.
 
-    ``pcg`` gives preconditioned CG at most half the measured time of a Hessian build
-    (build plus factorisation).  When CG needed more than a quarter of it, H has moved
-    far from the factor's: the next iteration builds a new one.  A CG solve stopped by
-    time is still used when it cut the residual 100-fold (a slightly inexact step).
+    ``pcg`` gives preconditioned CG on one factor a budget of Hessian-vector products
+    worth about half a Hessian build: a build on n rows costs ~n p^2 flops at BLAS-3
+    speed, a product ~4 n p at BLAS-2 speed, so the budget is p / 8 products (at least
+    3) for p parameters.  A count, not a clock, keeps fits reproducible whatever the
+    machine's load.  Once the budget is spent, H has moved far from the factor's (CG
+    needs more and more steps): the next iteration builds a new one, as it does when a
+    CG solve runs out of budget before reaching its tolerance.
     """
 
     def __init__(self):
-        self.factor, self.lam2, self.build_seconds, self._inverse = None, math.inf, 0.0, None
+        self.factor, self.lam2, self._inverse, self.products_left = None, math.inf, None, 0
 
-    def renew(self, factor, lam2, build_seconds):
-        self.factor, self.lam2, self.build_seconds = factor, lam2, build_seconds
-        self._inverse = None
+    def renew(self, factor, lam2):
+        self.factor, self.lam2, self._inverse = factor, lam2, None
+        self.products_left = 0 if factor is None else max(3, len(factor) // 8)
 
     def chord(self, g):
         half = solve_lower(self.factor, g)
@@ -217,50 +220,55 @@ class _StaleFactor:
             self._inverse = inverse_lower(self.factor)
         inverse, factor = self._inverse, self.factor
         precondition = lambda r: inverse.T @ (inverse @ r)  # noqa: E731
-        start = time.perf_counter()
-        d, lam2, solved = pcg_direction(lambda v: problem.hvp(x, v), g, precondition,
-                                        0.5 * self.build_seconds)
-        if time.perf_counter() - start > 0.25 * self.build_seconds:
+        d, lam2, used = pcg_direction(lambda v: problem.hvp(x, v), g, precondition,
+                                      self.products_left)
+        self.products_left -= used
+        if self.products_left <= 0:
             self.factor = None  # retire it: the next iteration builds H afresh
         if d is None:
             return None
         return d, lam2, 0.0, factor
 
 
-def pcg_direction(hvp, g, precondition, seconds):
-    """Solve H d = -g by CG preconditioned with M^-1 ~ H^-1, within ``seconds``.
+def pcg_direction(hvp, g, precondition, max_products):
+    """Solve H d = -g by CG preconditioned with M^-1 ~ H^-1, with at most ``max_products``.
 
     Stops when the residual's M^-1-norm falls to eta times g's, eta = min(0.1, lambda)
     (lambda ~ sqrt(g^T M^-1 g), the Newton decrement: the error left in f is then of
     order eta^2 lambda^2, so the steps stay quadratically convergent).  Returns
-    ``(d, -g^T d, solved)``: on time-out ``solved`` is False and ``d`` is the last
-    iterate if it cut the residual 100-fold, else None (also on negative curvature).
+    ``(d, -g^T d, products_used)``; ``d`` is None on negative curvature, or when the
+    budget ran out first.
     """
-    start = time.perf_counter()
     r = -g
     z = precondition(r)
-    rz = rz0 = float(r @ z)
+    rz = float(r @ z)
     if not rz > 0:
-        return None, 0.0, False
-    target = min(0.1, rz**0.25) ** 2 * rz  # (eta ||g||_M)^2, eta = min(0.1, lambda)
+        return None, 0.0, 0
+    # (eta ||g||_M)^2 with eta = min(0.1, lambda) and lambda^2 ~ rz: a forcing term that
+    # keeps the convergence quadratic (eta ~ sqrt(lambda) would make it only superlinear)
+    target = min(0.1, rz**0.5) ** 2 * rz
     d = np.zeros_like(g)
     p = z
+    used = 0
     while True:
         Hp = np.asarray(hvp(p), dtype=float)
+        used += 1
         curvature = float(p @ Hp)
         if not curvature > 0:
-            return None, 0.0, False
+            return None, 0.0, used
         step = rz / curvature
         d += step * p
         r = r - step * Hp
         z = precondition(r)
         rz_new = float(r @ z)
         if rz_new <= target:
-            return d, float(-(g @ d)), True
-        if time.perf_counter() - start > seconds:
-            return (d if rz_new <= 1e-4 * rz0 else None), float(-(g @ d)), False
+            return d, float(-(g @ d)), used
+        if used >= max_products:
+            # an unfinished solve is not used: a fresh Hessian gives the exact step
+            return None, 0.0, used
         p = z + (rz_new / rz) * p
         rz = rz_new
+
 
 def newton_direction(H, g):
     """Solve (H + mu I) d = -g by Cholesky, with the smallest mu in {0, 1e-8 s, 1e-7 s, ...}.
