@@ -18,7 +18,10 @@ def test_readme_python_blocks_run_in_order():
     assert abs(root.root - 2.0945514815423265) < 1e-12
     assert abs(root.orders[-1] - 2.0) < 0.05
     clf = namespace["clf"]
-    assert (clf.n_iter_, clf.stop_reason_) == (10, "decrement")
+    # the README quotes the iteration count: keep it true
+    text = README.read_text(encoding="utf-8")
+    assert f"# ({clf.n_iter_}, '{clf.stop_reason_}')" in text
+    assert f"{clf.n_iter_} Newton iterations" in text and clf.n_iter_ <= 15
     x = namespace["x"]
     hessian = namespace["nb"].hessian(namespace["f"])(x)
     # f = sum(exp(x) x): d2f/dx2 = exp(x) (x + 2) on the diagonal

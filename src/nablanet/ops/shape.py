@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import Tensor, raw, shape_of
+from nablanet.autodiff.tensor import raw, shape_of
 from nablanet.ops._broadcast import unbroadcast
 
 
@@ -329,7 +329,6 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 
 
 __all__ = [
-    "Tensor",
     "broadcast_to",
     "concatenate",
     "diagonal",
