@@ -21,6 +21,7 @@ from nablanet.models._base import (
     encode_labels,
     notify,
     portable_labels,
+    softmax_rows,
 )
 
 _SOLVERS = ("newton", "newton-cg", "gd")
@@ -177,9 +178,7 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         scores = self._linear_scores(X)
         if scores.shape[1] == 1:
             scores = np.hstack([np.zeros_like(scores), scores])
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax_rows(scores)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably."""

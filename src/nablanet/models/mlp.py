@@ -20,6 +20,7 @@ from nablanet.models._base import (
     check_positive,
     encode_labels,
     notify,
+    softmax_rows,
 )
 
 _OPTIMIZERS = ("adam", "sgd", "newton-cg")
@@ -227,10 +228,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        logits = self._logits(X)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax_rows(self._logits(X))
 
     def predict(self, X):
         """Most probable class of each row.
