@@ -113,3 +113,17 @@ def test_leaf_gradient_keeps_leaf_dtype():
     x = nb.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     (x * np.float64(2.0)).sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_grads_own_their_buffers_when_rules_pass_cotangents_through():
+    import nablanet as nb
+
+    a = nb.tensor(np.zeros(3), requires_grad=True)
+    b = nb.tensor(np.zeros(3), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0])
+    (a + b).backward(gradient=seed)
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.data, seed)
+    a.grad.data[...] = 0.0  # an in-place zero_grad of one leaf
+    np.testing.assert_array_equal(b.grad.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])

@@ -101,3 +101,13 @@ def test_sign_is_constant_for_differentiation():
     s = nb.sign(x)
     assert not s.requires_grad
     np.testing.assert_array_equal(s.numpy(), np.sign(X))
+
+
+def test_clip_gradient_with_bounds_that_broadcast_x_up():
+    import nablanet as nb
+
+    x = nb.tensor(np.array([-2.0, 0.5, 2.0]), requires_grad=True)
+    lo = np.array([[-1.0, -1.0, -1.0], [-3.0, 0.6, -3.0]])
+    nb.clip(x, lo, 1.0).sum().backward()
+    # row 0 passes only x = 0.5; row 1 passes x = -2 (above -3); 0.5 < 0.6 and 2 > 1 clip
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 0.0])

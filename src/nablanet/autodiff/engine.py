@@ -228,8 +228,15 @@ def backward_into_leaves(root, gradient, create_graph, retain_graph):
             )
     retain = create_graph if retain_graph is None else retain_graph
     leaves = backprop(root, gradient, None, create_graph, release=not retain)
+    handed_out = {id(gradient)}
     for leaf, cot in leaves.values():
         if not isinstance(cot, Tensor):
+            # A .grad must own its buffer: rules pass cotangents through (add, reshape),
+            # so the same array may reach two leaves or be the caller's `gradient`, and
+            # an in-place zero_grad() or update would then write into all of them.
+            if cot.base is not None or id(cot) in handed_out or not cot.flags.writeable:
+                cot = cot.copy()
+            handed_out.add(id(cot))
             cot = Tensor(cot)
         if cot.dtype != leaf.dtype:
             cot = Tensor(cot.data.astype(leaf.dtype))

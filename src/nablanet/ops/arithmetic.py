@@ -160,12 +160,12 @@ def _clip_impl(x, lo, hi):
 
 def _clip_rule(g, ans, x, lo, hi):
     xv = raw(x)
-    inside = np.ones(xv.shape, dtype=bool)
+    inside = np.ones(np.shape(raw(ans)), dtype=bool)  # bounds may broadcast x up
     if lo is not None:
-        inside &= xv >= raw(lo)
+        inside = inside & (xv >= raw(lo))
     if hi is not None:
-        inside &= xv <= raw(hi)
-    return where(inside, g, 0.0)
+        inside = inside & (xv <= raw(hi))
+    return unbroadcast(where(inside, g, 0.0), shape_of(x), _ndim(ans))
 
 
 clip = Primitive("clip", _clip_impl)
