@@ -292,11 +292,10 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
 
         net, opt = self.network_, self.optimizer_
         net.train()
-        # one-hot rows: the probability-target path skips re-encoding labels every batch
-        targets = np.eye(len(self.classes_), dtype=X.dtype)[y_index]
         total = 0.0
         for idx in self._batches(len(X)):
-            loss = cross_entropy(net(X[idx]), targets[idx])
+            # class indices take the fused softmax cross-entropy path (dL/dz = p - y)
+            loss = cross_entropy(net(X[idx]), y_index[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
