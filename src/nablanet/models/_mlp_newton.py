@@ -68,11 +68,12 @@ def _set_running_statistics(net, X):
     for layer in net:
         kind = type(layer).__name__
         if kind == "BatchNorm1d" and layer.running_mean is not None:
-            batch_norm(h, layer.running_mean, layer.running_var, layer.weight.data,
-                       layer.bias.data if layer.bias is not None else None, training=True,
-                       momentum=1.0, eps=layer.eps)
-            h = batch_norm(h, None, None, layer.weight.data, layer.bias.data, training=True,
-                           eps=layer.eps)
+            # momentum 1: the running statistics become this batch's, in the same pass
+            weight = layer.weight.data if layer.weight is not None else None
+            bias = layer.bias.data if layer.bias is not None else None
+            h = batch_norm(h, layer.running_mean, layer.running_var, weight, bias,
+                           training=True, momentum=1.0, eps=layer.eps)
+            h = np.asarray(getattr(h, "data", h))
         elif kind not in _NOISE_LAYERS:
             out = layer(h)
             h = np.asarray(getattr(out, "data", out))
