@@ -114,9 +114,3 @@ def check_positive(name, value, allow_zero=False, integer=False):
         sign = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be a {sign} {what}, got {value!r}")
 
-
-def softmax_rows(logits):
-    """Row-wise softmax of a logit matrix, shifted by each row's maximum (no overflow)."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)

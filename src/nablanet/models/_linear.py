@@ -21,8 +21,8 @@ from nablanet.models._base import (
     encode_labels,
     notify,
     portable_labels,
-    softmax_rows,
 )
+from nablanet.ops import softmax
 
 _SOLVERS = ("newton", "newton-cg", "gd")
 _TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
@@ -178,7 +178,7 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         scores = self._linear_scores(X)
         if scores.shape[1] == 1:
             scores = np.hstack([np.zeros_like(scores), scores])
-        return softmax_rows(scores)
+        return softmax(scores, axis=1)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably."""

@@ -20,8 +20,8 @@ from nablanet.models._base import (
     check_positive,
     encode_labels,
     notify,
-    softmax_rows,
 )
+from nablanet.ops import softmax
 
 _OPTIMIZERS = ("adam", "sgd", "newton-cg")
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -228,7 +228,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        return softmax_rows(self._logits(X))
+        return softmax(self._logits(X), axis=1)
 
     def predict(self, X):
         """Most probable class of each row.
