@@ -47,3 +47,22 @@ def save(name, record):
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def time_fits_interleaved(fits, X, y, repeats):
+    """Run every ``fits[name](X, y)`` once to warm up, then ``repeats`` interleaved rounds.
+
+    The order alternates each round so that a change in machine load hits every
+    library alike.  Returns ``(times, fitted)``: seconds per name, last result per name.
+    """
+    for fit in fits.values():
+        fit(X, y)
+    times = {name: [] for name in fits}
+    fitted = {}
+    for r in range(repeats):
+        order = list(fits) if r % 2 == 0 else list(reversed(fits))
+        for name in order:
+            start = time.perf_counter()
+            fitted[name] = fits[name](X, y)
+            times[name].append(time.perf_counter() - start)
+    return times, fitted

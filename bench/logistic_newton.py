@@ -30,7 +30,7 @@ import time
 import warnings
 
 import numpy as np
-from _timing import save
+from _timing import save, time_fits_interleaved
 
 C = 1.0
 OPTIMUM = 1e-10
@@ -121,17 +121,7 @@ def hessian_rate(X, y, theta, peak, repeats=5):
 
 
 def run_dataset(X, y, repeats):
-    fits = solvers()
-    for fit in fits.values():  # warm up imports and caches
-        fit(X, y)
-    times = {name: [] for name in fits}
-    fitted = {}
-    for r in range(repeats):
-        order = list(fits) if r % 2 == 0 else list(reversed(fits))
-        for name in order:
-            start = time.perf_counter()
-            fitted[name] = fits[name](X, y)
-            times[name].append(time.perf_counter() - start)
+    times, fitted = time_fits_interleaved(solvers(), X, y, repeats)
     rows = {name: {"median_s": statistics.median(times[name]), "times_s": times[name],
                    "n_iter": n_iter, "objective": objective(X, y, theta)}
             for name, (theta, n_iter) in fitted.items()}

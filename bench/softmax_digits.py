@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 
 import numpy as np
-from _timing import save
+from _timing import save, time_fits_interleaved
 
 C = 1.0
 #: A solution "reaches the optimum" within this relative excess over the best objective.
@@ -75,17 +74,7 @@ def solvers():
 
 
 def run_dataset(X, y, repeats):
-    fits = solvers()
-    for fit in fits.values():  # warm up imports and caches
-        fit(X, y)
-    times = {name: [] for name in fits}
-    fitted = {}
-    for r in range(repeats):
-        order = list(fits) if r % 2 == 0 else list(reversed(fits))
-        for name in order:
-            start = time.perf_counter()
-            fitted[name] = fits[name](X, y)
-            times[name].append(time.perf_counter() - start)
+    times, fitted = time_fits_interleaved(solvers(), X, y, repeats)
     rows = {}
     for name, (coef, intercept, n_iter) in fitted.items():
         rows[name] = {"median_s": statistics.median(times[name]), "n_iter": n_iter,
