@@ -8,6 +8,7 @@ No recursion anywhere, so a chain of 100,000 operations is fine.  With
 from __future__ import annotations
 
 import sys
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -75,10 +76,13 @@ def backprop(root, cotangent, targets=None, create_graph=False, release=False):
             sums.deliver(root, cotangent)
         else:
             sums.pending[id(root)] = cotangent
-        for node in topological_order([root], stop_ids):
-            g = sums.pending.pop(id(node), None)
-            if g is None:
-                continue
+            sums.queue.append((-root._seq, root))
+        # Latest-created first: every consumer of a tensor was created after it, so by the
+        # time a tensor leaves the queue all its cotangent terms have arrived.
+        queue, pending = sums.queue, sums.pending
+        while queue:
+            node = heappop(queue)[1]
+            g = pending.pop(id(node))
             _propagate(node, g, create_graph, sums, stop_ids)
             if release:
                 node._args = ()
@@ -99,10 +103,11 @@ class _Sums:
     are never written to.
     """
 
-    __slots__ = ("pending", "leaves", "owned", "in_place")
+    __slots__ = ("pending", "queue", "leaves", "owned", "in_place")
 
     def __init__(self, create_graph):
         self.pending = {}
+        self.queue = []  # heap of (-creation number, tensor) for the tensors in pending
         self.leaves = {}
         self.owned = set()
         self.in_place = not create_graph
@@ -125,7 +130,11 @@ class _Sums:
     def add_pending(self, arg, cot):
         key = id(arg)
         pending = self.pending
-        pending[key] = cot if key not in pending else self._add(key, pending[key], cot)
+        if key in pending:
+            pending[key] = self._add(key, pending[key], cot)
+        else:
+            pending[key] = cot
+            heappush(self.queue, (-arg._seq, arg))
 
     def deliver(self, leaf, cot):
         key = id(leaf)
@@ -139,13 +148,22 @@ class _Sums:
 def _propagate(node, g, create_graph, sums, stop_ids):
     args = node._args
     prim = node._prim
-    needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
     kwargs = node._kwargs
+    needs = []
     if create_graph:
         ans, values = node, args
+        for a in args:
+            needs.append(isinstance(a, Tensor) and a.requires_grad)
     else:
         ans = node.data
-        values = tuple([a.data if isinstance(a, Tensor) else a for a in args])
+        values = []
+        for a in args:
+            if isinstance(a, Tensor):
+                values.append(a.data)
+                needs.append(a.requires_grad)
+            else:
+                values.append(a)
+                needs.append(False)
     cots = None
     if not create_graph and prim.inplace_vjp is not None:
         if (not prim.inplace_needs_exclusive or _exclusive(g)) and prim.inplace_vjp_valid():
@@ -219,7 +237,7 @@ def backward_into_leaves(root, gradient, create_graph, retain_graph):
                 f"backward() without a gradient needs a one-element output, got shape "
                 f"{root.shape}; reduce it first (e.g. .sum()) or pass gradient="
             )
-        gradient = np.ones_like(root.data)
+        gradient = np.ones(root.data.shape, root.data.dtype)
     else:
         gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if gradient.shape != root.shape:
@@ -237,7 +255,7 @@ def backward_into_leaves(root, gradient, create_graph, retain_graph):
             if cot.base is not None or id(cot) in handed_out or not cot.flags.writeable:
                 cot = cot.copy()
             handed_out.add(id(cot))
-            cot = Tensor(cot)
-        if cot.dtype != leaf.dtype:
+            cot = Tensor._wrap(cot if cot.dtype == leaf.data.dtype else cot.astype(leaf.dtype))
+        elif cot.dtype != leaf.dtype:
             cot = Tensor(cot.data.astype(leaf.dtype))
         leaf.grad = cot if leaf.grad is None else leaf.grad + cot

@@ -8,9 +8,13 @@ by :mod:`nablanet.ops` so that this floor does not import the one above it.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from nablanet.autodiff import mode
+
+_next_seq = itertools.count().__next__
 
 
 class Tensor:
@@ -34,7 +38,9 @@ class Tensor:
     array([2., 4., 6.])
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_prim", "_args", "_kwargs", "__weakref__")
+    __slots__ = (
+        "data", "requires_grad", "grad", "_prim", "_args", "_kwargs", "_seq", "__weakref__"
+    )
     # NumPy binary operators defer to the Tensor's reflected operators.
     __array_ufunc__ = None
 
@@ -60,6 +66,21 @@ class Tensor:
         out._prim = prim
         out._args = args
         out._kwargs = kwargs
+        # creation order: a result is always numbered after its arguments, so the backward
+        # pass can visit the graph in decreasing order without a separate sort
+        out._seq = _next_seq()
+        return out
+
+    @classmethod
+    def _wrap(cls, array):
+        """A constant tensor around an ndarray (internal, no checks, no copy)."""
+        out = cls.__new__(cls)
+        out.data = array
+        out.requires_grad = False
+        out.grad = None
+        out._prim = None
+        out._args = None
+        out._kwargs = None
         return out
 
     def requires_grad_(self, flag=True):
@@ -176,6 +197,8 @@ def raw(x):
 
 def shape_of(x):
     """Shape of a Tensor, array or Python scalar."""
+    if type(x) is np.ndarray or type(x) is Tensor:
+        return x.shape
     return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
 
 

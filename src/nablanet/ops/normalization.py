@@ -91,9 +91,7 @@ def _check_shapes(x, running_mean, running_var, weight, bias):
         ("running_mean", running_mean), ("running_var", running_var),
         ("weight", weight), ("bias", bias),
     ):
-        if value is not None and getattr(value, "shape", None) != expected and tuple(
-            shape_of(value)
-        ) != expected:
+        if value is not None and tuple(shape_of(value)) != expected:
             raise ValueError(
                 f"batch_norm: {name} must have shape ({n_features},) for input of shape "
                 f"{shape}, got {tuple(shape_of(value))}"
