@@ -162,3 +162,107 @@ def test_standardize_learns_training_statistics_and_survives_save(tmp_path, blob
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     raw = small(max_epochs=3, standardize=False).fit(X, y)
     np.testing.assert_array_equal(raw.mean_, 0.0)
+
+
+def _uncached_proba(model, X):
+    """predict_proba from a fresh float64 copy of the network (no cache involved)."""
+    import copy
+
+    import nablanet as nb
+    from nablanet.ops import softmax
+
+    net = copy.deepcopy(model.network_).astype(np.float64).eval()
+    with nb.no_grad():
+        out = net((np.asarray(X, dtype=np.float64) - model.mean_) / model.scale_)
+    return softmax(np.asarray(getattr(out, "data", out)), axis=1)
+
+
+@pytest.fixture
+def count_conversions(monkeypatch):
+    """Number of float64 network copies made (each one calls Module.astype once)."""
+    from nablanet.nn import Module
+
+    calls = []
+    original = Module.astype
+
+    def counting(module, dtype):
+        calls.append(dtype)
+        return original(module, dtype)
+
+    monkeypatch.setattr(Module, "astype", counting)
+    return calls
+
+
+def test_repeated_predictions_reuse_one_float64_copy(blobs, count_conversions):
+    X, y = blobs
+    model = small(max_epochs=2).fit(X, y)
+    count_conversions.clear()
+    proba = model.predict_proba(X)
+    model.predict(X)
+    model.decision_function(X[:7])
+    np.testing.assert_array_equal(model.predict_proba(X), proba)
+    assert len(count_conversions) == 1
+
+
+def test_prediction_cache_is_invalidated_by_partial_fit(blobs, count_conversions):
+    X, y = blobs
+    model = small().partial_fit(X, y)
+    before = model.predict_proba(X)
+    model.partial_fit(X, y)
+    after = model.predict_proba(X)
+    model.predict_proba(X)
+    assert len(count_conversions) == 2  # one copy per training state
+    assert not np.array_equal(after, before)
+    np.testing.assert_array_equal(after, _uncached_proba(model, X))
+
+
+def test_prediction_cache_is_invalidated_when_early_stopping_restores_the_best(blobs):
+    X, y = blobs
+    model = small(max_epochs=60, early_stopping=True, n_iter_no_change=2, learning_rate=0.3)
+    last_epoch = {}
+
+    def predict_every_epoch(info):  # fills the cache with each epoch's weights
+        last_epoch["proba"] = model.predict_proba(X)
+
+    model.set_params(callback=predict_every_epoch).fit(X, y)
+    best = int(np.argmax(model.validation_scores_))
+    assert best < model.n_iter_ - 1, "the best epoch must be an earlier one for this test"
+    restored = model.predict_proba(X)
+    np.testing.assert_array_equal(restored, _uncached_proba(model, X))
+    assert not np.array_equal(restored, last_epoch["proba"])
+
+
+def test_prediction_cache_survives_save_load_and_pickle(tmp_path, blobs):
+    import pickle
+
+    import nablanet as nb
+
+    X, y = blobs
+    model = small(max_epochs=2).fit(X, y)
+    expected = model.predict_proba(X)
+    model.save(tmp_path / "m.npz")
+    loaded = nb.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    loaded.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.predict_proba(X), _uncached_proba(loaded, X))
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone._eval_copy.network is None  # the cached copy is not pickled
+    np.testing.assert_array_equal(clone.predict_proba(X), expected)
+
+
+def test_log_probabilities_are_finite_and_match_the_probabilities(blobs):
+    X, y = blobs
+    model = small().fit(X, y)
+    np.testing.assert_allclose(np.exp(model.predict_log_proba(X)), model.predict_proba(X),
+                               rtol=1e-12, atol=1e-300)
+    far = model.predict_log_proba(X[:5] * 1e4)  # probabilities underflow, their logs do not
+    assert np.all(np.isfinite(far)) and np.min(far) < -745
+
+
+def test_classifiers_share_one_set_of_prediction_methods():
+    from nablanet.models import LogisticRegression, SoftmaxRegression
+
+    for method in ("decision_function", "predict_proba", "predict_log_proba", "predict"):
+        shared = getattr(MLPClassifier, method)
+        assert getattr(LogisticRegression, method) is shared
+        assert getattr(SoftmaxRegression, method) is shared

@@ -117,3 +117,87 @@ def test_sample_weight_equals_repetition():
 def test_one_class_is_a_clear_error():
     with pytest.raises(ValueError, match="at least 2 classes"):
         SoftmaxRegression().fit([[0.0], [1.0]], [1, 1])
+
+
+@pytest.fixture(scope="module")
+def wine5():
+    """Five wine features: three overlapping classes, a finite unpenalised optimum."""
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    return X[:, :5], y
+
+
+@pytest.fixture(scope="module")
+def wine5_fit(wine5):
+    X, y = wine5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return SoftmaxRegression(penalty=None, tol=1e-10).fit(X, y)
+
+
+def test_standard_errors_match_statsmodels_mnlogit(wine5, wine5_fit):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y = wine5
+    reference = sm.MNLogit(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0)
+    table = wine5_fit.summary(reference_class=0)  # MNLogit's reference is the first class
+    # MNLogit: one column per non-reference class, constant first; ours: intercept last
+    order = np.r_[5, 0:5]
+    for k in range(2):
+        rows = slice(6 * k, 6 * (k + 1))
+        np.testing.assert_allclose(table.coef[rows][order], reference.params[:, k], rtol=1e-6)
+        np.testing.assert_allclose(table.std_err[rows][order], reference.bse[:, k], rtol=1e-6)
+    assert table.names[0] == "1 vs 0: x0" and table.names[-1] == "2 vs 0: intercept"
+    np.testing.assert_allclose(table.p_values[6:][order], reference.pvalues[:, 1], rtol=1e-5)
+
+
+def _full_hessian(X, proba):
+    """sum_n (diag(p_n) - p_n p_n^T) kron x~_n x~_n^T over all K classes (singular, C7)."""
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    K, D = proba.shape[1], Xt.shape[1]
+    H = np.zeros((K * D, K * D))
+    for x, p in zip(Xt, proba):
+        H += np.kron(np.diag(p) - np.outer(p, p), np.outer(x, x))
+    return H
+
+
+def test_covariance_is_the_pseudo_inverse_of_the_singular_hessian(wine5, wine5_fit):
+    X, _ = wine5
+    H = _full_hessian(X, wine5_fit.predict_proba(X))
+    assert np.linalg.matrix_rank(H) == H.shape[0] - 6  # null space: a common shift (C7)
+    np.testing.assert_allclose(wine5_fit.covariance_, np.linalg.pinv(H, rcond=1e-12),
+                               rtol=1e-5, atol=1e-9 * np.abs(wine5_fit.covariance_).max())
+    np.testing.assert_allclose(wine5_fit.bse_ ** 2, np.diag(wine5_fit.covariance_).reshape(3, 6))
+    table = wine5_fit.summary()  # the centred coefficients, as coef_ and intercept_
+    np.testing.assert_allclose(table.coef.reshape(3, 6)[:, :5], wine5_fit.coef_)
+    np.testing.assert_allclose(table.coef.reshape(3, 6)[:, 5], wine5_fit.intercept_)
+    np.testing.assert_allclose(table.std_err, wine5_fit.bse_.ravel())
+
+
+def test_contrasts_do_not_depend_on_the_reference(wine5_fit):
+    # class 2 vs class 1 = (2 vs 0) - (1 vs 0): same estimate and standard error
+    by_zero, by_one = wine5_fit.summary(reference_class=0), wine5_fit.summary(reference_class=1)
+    np.testing.assert_allclose(by_one.coef[6:], by_zero.coef[6:] - by_zero.coef[:6],
+                               rtol=1e-10, atol=1e-12)
+    assert "2 vs 1: x4" in by_one.names
+    with pytest.raises(ValueError, match="reference_class must be one of"):
+        wine5_fit.summary(reference_class=7)
+    with pytest.raises(ValueError, match="feature_names must hold 5 names, got 2"):
+        wine5_fit.summary(feature_names=["alcohol", "malic acid"])
+
+
+def test_standard_errors_need_an_unpenalised_fit(wine5):
+    X, y = wine5
+    model = SoftmaxRegression(C=1e10).fit(X, y)
+    assert model.bse_ is None and model.covariance_ is None
+    with pytest.raises(ValueError, match="penalty=None"):
+        model.summary()
+
+
+def test_standard_errors_survive_save_and_load(tmp_path, wine5_fit):
+    import nablanet as nb
+
+    wine5_fit.save(tmp_path / "softmax.npz")
+    loaded = nb.load(tmp_path / "softmax.npz")
+    np.testing.assert_array_equal(loaded.bse_, wine5_fit.bse_)
+    assert str(loaded.summary()) == str(wine5_fit.summary())

@@ -22,16 +22,17 @@ from nablanet.models._base import (
     notify,
     portable_labels,
 )
-from nablanet.ops import softmax
+from nablanet.models._predict import ClassifierPredictionsMixin, is_dask
 
 _SOLVERS = ("newton", "newton-cg", "gd")
 _TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
 
 
-class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
+class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimator):
     """Base of LogisticRegression and SoftmaxRegression (see their docstrings)."""
 
     _max_classes = None
+    _lazy_dask = True  # predictions on dask arrays stay lazy, block by block
 
     def __init__(
         self,
@@ -68,7 +69,7 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         -------
         self
         """
-        if _is_dask(X):  # scale-out: Newton passes over the blocks on a Dask cluster
+        if is_dask(X):  # scale-out: Newton passes over the blocks on a Dask cluster
             from nablanet.distributed.estimators import fit_estimator
 
             return fit_estimator(self, X, y, sample_weight)
@@ -137,75 +138,10 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
     def _after_fit(self, objective, result):
         """Hook for extra fitted attributes (standard errors in logistic regression)."""
 
-    # -- prediction ----------------------------------------------------------------
-    def _linear_scores(self, X):
+    # -- prediction (decision_function, predict_proba, ...: ClassifierPredictionsMixin) --
+    def _scores(self, X):
         X = self._validate_predict_data(X)
         return X @ self.coef_.T + self.intercept_
-
-    def decision_function(self, X):
-        """Logits; for two classes the log-odds of ``classes_[1]``, shape (n_samples,).
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        if _is_dask(X):
-            return _predict_lazily(self, "decision_function", X)
-        scores = self._linear_scores(X)
-        if scores.shape[1] == 1:
-            return scores[:, 0]
-        if scores.shape[1] == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
-
-    def predict_proba(self, X):
-        """Class probabilities (columns in the order of ``classes_``).
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        if _is_dask(X):
-            return _predict_lazily(self, "predict_proba", X)
-        scores = self._linear_scores(X)
-        if scores.shape[1] == 1:
-            scores = np.hstack([np.zeros_like(scores), scores])
-        return softmax(scores, axis=1)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed stably."""
-        if _is_dask(X):
-            return _predict_lazily(self, "predict_log_proba", X)
-        scores = self._linear_scores(X)
-        if scores.shape[1] == 1:
-            scores = np.hstack([np.zeros_like(scores), scores])
-        return scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
-
-    def predict(self, X):
-        """Most probable class of each row.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        if _is_dask(X):
-            return _predict_lazily(self, "predict", X)
-        scores = self._linear_scores(X)
-        if scores.shape[1] == 1:
-            return self.classes_[(scores[:, 0] > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
 
     # -- files ---------------------------------------------------------------------
     def _fitted_state(self):
@@ -237,16 +173,6 @@ class NewtonLinearClassifier(ClassifierMixin, NablanetEstimator):
         for name in ("covariance", "bse"):
             if name in arrays:
                 setattr(self, name + "_", arrays[name])
-
-
-def _is_dask(X):
-    return type(X).__module__.startswith("dask")
-
-
-def _predict_lazily(estimator, method, X):
-    from nablanet.distributed.estimators import predict_lazily
-
-    return predict_lazily(estimator, method, X)
 
 
 def _history(trace):

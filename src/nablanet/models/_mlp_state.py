@@ -85,6 +85,8 @@ def restore_state(est, arrays, scalars):
     # set last: building the network drew from the generator
     est._rng.bit_generator.state = scalars["rng_state"]
     est.n_iter_ = int(scalars["n_iter"])
+    est._eval_copy = EvalCopy()
+    est._network_changed()
     est.loss_curve_ = arrays["loss_curve"].tolist()
     est.validation_scores_ = arrays["validation_scores"].tolist()
 
@@ -111,3 +113,36 @@ def _join_optimizer_state(arrays, saved):
             state.setdefault(int(index), {})[key] = np.array(value)
     groups = [dict(group) for group in saved["param_groups"]]
     return {"state": state, "param_groups": groups}
+
+
+def eval_network(network):
+    """A float64 copy of ``network`` in evaluation mode (the original is untouched)."""
+    import copy
+
+    return copy.deepcopy(network).astype(np.float64).eval()
+
+
+class EvalCopy:
+    """The float64 evaluation copy of an MLP's network, rebuilt only when the key changes.
+
+    The key is ``(n_iter_, state version)``; the estimator bumps the version
+    whenever its network changes (an epoch, early stopping's restoring of the best
+    weights, a fresh start, loading a file).  The object stays in the estimator's
+    ``__dict__`` while its content changes, so predicting does not alter the
+    estimator's attributes; pickling drops the copy (it is rebuilt on demand).
+    Editing ``network_`` by hand bypasses the key: call ``_network_changed()``.
+    """
+
+    __slots__ = ("key", "network")
+
+    def __init__(self):
+        self.key = self.network = None
+
+    def get(self, network, key):
+        """The cached copy of ``network`` if it was made under ``key``, else a fresh one."""
+        if self.network is None or self.key != key:
+            self.network, self.key = eval_network(network), key
+        return self.network
+
+    def __reduce__(self):
+        return (EvalCopy, ())

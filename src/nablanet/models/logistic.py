@@ -118,13 +118,21 @@ class LogisticRegression(NewtonLinearClassifier):
                 "summary() needs an unpenalised fit: standard errors come from the inverse "
                 "Hessian of the log-likelihood; refit with penalty=None"
             )
-        if feature_names is None:
-            feature_names = getattr(self, "feature_names_in_", None)
-        if feature_names is None:
-            feature_names = [f"x{i}" for i in range(self.n_features_in_)]
-        names = [str(n) for n in feature_names] + (["intercept"] if self.fit_intercept else [])
+        names = coefficient_names(self, feature_names)
         estimates = np.append(self.coef_[0], self.intercept_[0] if self.fit_intercept else [])
         return CoefficientTable(names, estimates, self.bse_, alpha)
+
+
+def coefficient_names(estimator, feature_names=None):
+    """Feature names (given, ``feature_names_in_`` or x0, x1, ...), then 'intercept'."""
+    if feature_names is None:
+        feature_names = getattr(estimator, "feature_names_in_", None)
+    if feature_names is None:
+        feature_names = [f"x{i}" for i in range(estimator.n_features_in_)]
+    if len(feature_names) != estimator.n_features_in_:
+        raise ValueError(f"feature_names must hold {estimator.n_features_in_} names, got "
+                         f"{len(feature_names)}")
+    return [str(n) for n in feature_names] + (["intercept"] if estimator.fit_intercept else [])
 
 
 class CoefficientTable:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from nablanet.models import _mlp_state
 from nablanet.models._base import (
@@ -21,13 +21,13 @@ from nablanet.models._base import (
     encode_labels,
     notify,
 )
-from nablanet.ops import softmax
+from nablanet.models._predict import ClassifierPredictionsMixin
 
 _OPTIMIZERS = ("adam", "sgd", "newton-cg")
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-class MLPClassifier(ClassifierMixin, NablanetEstimator):
+class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimator):
     """Multilayer perceptron classifier; by default the network of the notes.
 
     Parameters
@@ -66,7 +66,8 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
     random_state : int or None, default None
         Seed of the initial weights, the shuffling and the dropout masks.
     dtype : {'float32', 'float64'}, default 'float32'
-        Precision of training; prediction runs on a float64 copy of the network.
+        Precision of training; prediction runs on a float64 copy of the network,
+        made once per training state and reused until the network changes.
     verbose : bool, default False
         Print one line per epoch.
     callback : callable, optional
@@ -168,6 +169,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
                     break
         if best is not None:
             self.network_.load_state_dict(best["state"])
+            self._network_changed()
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -202,51 +204,9 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         self._run_epoch(self._scale(X).astype(self._dtype(), copy=False), y_index, None, None)
         return self
 
-    # -- prediction ----------------------------------------------------------------
-    def decision_function(self, X):
-        """Logits (n_samples, n_classes); for two classes the log-odds of ``classes_[1]``.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
-
-    def predict_proba(self, X):
-        """Class probabilities, softmax of the logits computed in float64.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        return softmax(self._logits(X), axis=1)
-
-    def predict(self, X):
-        """Most probable class of each row.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
-
-    def _logits(self, X):
-        check_is_fitted(self, "network_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+    # -- prediction (decision_function, predict_proba, ...: ClassifierPredictionsMixin) --
+    def _scores(self, X):
+        X = self._validate_predict_data(X)
         return self._eval_logits(self._scale(X))
 
     def _eval_logits(self, X):
@@ -254,13 +214,13 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
 
         Prediction runs on a float64 copy of the network: float32 matrix products
         round differently for different batch shapes, and a row's prediction
-        should not depend on which other rows come with it.
+        should not depend on which other rows come with it.  The copy is made
+        once per training state and reused (``_mlp_state.EvalCopy``).
         """
-        import copy
-
         import nablanet as nb
 
-        net = copy.deepcopy(self.network_).astype(np.float64).eval()
+        cache = getattr(self, "_eval_copy", None) or _mlp_state.EvalCopy()  # none: no reuse
+        net = cache.get(self.network_, (self.n_iter_, getattr(self, "_state_version", 0)))
         with nb.no_grad():
             out = net(np.asarray(X, dtype=np.float64))
         return np.asarray(getattr(out, "data", out), dtype=np.float64)
@@ -274,6 +234,7 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         else:
             loss = self._first_order_epoch(X, y_index)
         self.n_iter_ += 1
+        self._network_changed()
         self.loss_curve_.append(loss)
         val_loss = val_accuracy = None
         if X_val is not None:
@@ -381,6 +342,13 @@ class MLPClassifier(ClassifierMixin, NablanetEstimator):
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = []
+        self._eval_copy = _mlp_state.EvalCopy()
+        self._network_changed()
+
+    def _network_changed(self):
+        """Note that the weights or buffers of ``network_`` changed: the cached
+        evaluation copy is stale.  Every code path that alters them calls this."""
+        self._state_version = getattr(self, "_state_version", 0) + 1
 
     def _fit_scaler(self, X):
         """Training mean and standard deviation (1 where a feature is constant)."""

@@ -17,6 +17,15 @@ class SoftmaxRegression(NewtonLinearClassifier):
     zero over the classes; with L2 the penalty fixes the weights and the
     intercepts are pinned to sum to zero.  Predictions are unaffected.
 
+    Standard errors (``penalty=None`` only, as in
+    :class:`~nablanet.models.LogisticRegression`): the Hessian of the
+    log-likelihood in the reference-class parameters (``(K - 1) x D`` free rows)
+    is invertible; its inverse is carried to the centred ``coef_`` by the linear
+    map that appends the zero reference row and centres over the classes.  The
+    result equals the Moore-Penrose pseudo-inverse of the singular full Hessian,
+    and differences of rows (contrasts against any reference class, as reported
+    by statsmodels' ``MNLogit``) do not depend on the choice of reference.
+
     Parameters
     ----------
     C : float, default 1.0
@@ -36,6 +45,12 @@ class SoftmaxRegression(NewtonLinearClassifier):
     intercept_ : ndarray of shape (n_classes,)
     classes_, n_iter_, stop_reason_, history_, objective_value_
         As in :class:`~nablanet.models.LogisticRegression`.
+    covariance_ : ndarray of shape (n_classes * D, n_classes * D) or None
+        Covariance of the centred coefficients, class by class, each class's
+        features then its intercept (``D = n_features + fit_intercept``);
+        unpenalised fits only.
+    bse_ : ndarray of shape (n_classes, D) or None
+        Standard errors laid out as ``[coef_, intercept_]``; unpenalised fits only.
 
     Examples
     --------
@@ -45,6 +60,9 @@ class SoftmaxRegression(NewtonLinearClassifier):
     >>> model = nb.SoftmaxRegression(C=10.0).fit(X, y)
     >>> model.predict(X).tolist(), model.coef_.shape
     ([0, 0, 1, 1, 2, 2], (3, 1))
+    >>> y = np.array([0, 1, 0, 2, 1, 2])  # overlapping classes: a finite unpenalised optimum
+    >>> nb.SoftmaxRegression(penalty=None).fit(X, y).bse_.shape
+    (3, 2)
     """
 
     def _objective(self, X, y_index, sample_weight):
@@ -68,3 +86,90 @@ class SoftmaxRegression(NewtonLinearClassifier):
             self.coef_, self.intercept_ = full[:, :-1].copy(), full[:, -1].copy()
         else:
             self.coef_, self.intercept_ = full.copy(), np.zeros(len(full))
+
+    def _after_fit(self, objective, result):
+        self.covariance_ = self.bse_ = None
+        if self._alpha() > 0:
+            return
+        H = objective.hessian(result.x)  # reference-class parameters: invertible
+        try:
+            reference = np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            reference = np.full_like(H, np.nan)
+        self.covariance_ = _centred_covariance(reference, objective.n_classes, objective.width)
+        variances = np.clip(np.diag(self.covariance_), 0.0, None)
+        self.bse_ = np.sqrt(variances).reshape(objective.n_classes, objective.width)
+
+    def summary(self, feature_names=None, alpha=0.05, reference_class=None):
+        """Coefficient table: estimate, standard error, z, p-value, confidence interval.
+
+        Available for unpenalised fits (``penalty=None``).
+
+        Parameters
+        ----------
+        feature_names : sequence of str, optional
+            Defaults to ``feature_names_in_`` or x0, x1, ...
+        alpha : float, default 0.05
+            The interval is ``coef +- z_{1 - alpha/2} * std err``.
+        reference_class : label, optional
+            None (default): the centred coefficients ``coef_`` (each row is a
+            class's deviation from the mean of the classes).  A class label: the
+            contrasts ``row_k - row_reference`` of the other classes, the
+            parameters of a reference-class model such as statsmodels' ``MNLogit``.
+
+        Returns
+        -------
+        CoefficientTable
+            Rows named ``'<class>: <feature>'`` (``'<class> vs <reference>: ...'``
+            for contrasts); its ``str`` is the table.
+        """
+        from nablanet.models.logistic import CoefficientTable, coefficient_names
+
+        if getattr(self, "bse_", None) is None:
+            raise ValueError(
+                "summary() needs an unpenalised fit: standard errors come from the inverse "
+                "Hessian of the log-likelihood; refit with penalty=None"
+            )
+        features = coefficient_names(self, feature_names)
+        estimates, covariance = self._coefficient_matrix(), self.covariance_
+        labels = [str(c) for c in self.classes_]
+        if reference_class is not None:
+            estimates, covariance, labels = self._contrasts(reference_class)
+        std_err = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+        names = [f"{label}: {feature}" for label in labels for feature in features]
+        return CoefficientTable(names, estimates.ravel(), std_err, alpha)
+
+    def _coefficient_matrix(self):
+        """``[coef_, intercept_]`` (intercept column only when fitted), the bse_ layout."""
+        if not self.fit_intercept:
+            return self.coef_
+        return np.column_stack([self.coef_, self.intercept_])
+
+    def _contrasts(self, reference_class):
+        """Estimates, covariance and row labels of ``row_k - row_r`` for k != r."""
+        matches = np.flatnonzero(self.classes_ == reference_class)
+        if len(matches) != 1:
+            raise ValueError(f"reference_class must be one of {self.classes_.tolist()}, got "
+                             f"{reference_class!r}")
+        r, n_classes = int(matches[0]), len(self.classes_)
+        others = [k for k in range(n_classes) if k != r]
+        contrast = np.eye(n_classes)[others] - np.eye(n_classes)[r]  # (K - 1, K)
+        width = self.covariance_.shape[0] // n_classes
+        transform = np.kron(contrast, np.eye(width))
+        covariance = transform @ self.covariance_ @ transform.T
+        labels = [f"{self.classes_[k]} vs {self.classes_[r]}" for k in others]
+        return contrast @ self._coefficient_matrix(), covariance, labels
+
+
+def _centred_covariance(reference, n_classes, width):
+    """Covariance of the centred rows from that of the free rows (reference row zero).
+
+    ``theta_centred = (C kron I) E theta_free`` with ``E`` appending the zero row and
+    ``C = I - 11^T / K``; so the covariance is ``(C kron I) E S E^T (C kron I)``.
+    """
+    n_free = n_classes - 1
+    full = np.zeros((n_classes, width, n_classes, width))
+    full[:n_free, :, :n_free, :] = reference.reshape(n_free, width, n_free, width)
+    full -= full.mean(axis=0, keepdims=True)
+    full -= full.mean(axis=2, keepdims=True)
+    return full.reshape(n_classes * width, n_classes * width)
