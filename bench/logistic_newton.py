@@ -9,7 +9,8 @@ as reaching the optimum).  Solvers: ``nablanet.models.LogisticRegression(C=1)`` 
 Newton, tol 1e-8) vs ``sklearn.linear_model.LogisticRegression`` with lbfgs, newton-cg and
 newton-cholesky at their default tol and at 1e-10.  Each is timed from raw arrays to
 fitted weights; repeats are interleaved (order reversed every other round) so load drift
-hits all alike; the figure is the median.
+hits all alike; the figure is the median (breast cancer: at least 15 rounds, since its fits
+take a few ms).
 
 Also measured, per dataset: the Hessian build (``LogisticObjective.hessian`` at the
 solution) against the machine's float64 matmul rate measured in the same run
@@ -34,6 +35,8 @@ from _timing import save, time_fits_interleaved
 
 C = 1.0
 OPTIMUM = 1e-10
+#: Datasets with fewer entries than SMALL get at least SMALL_REPEATS interleaved rounds.
+SMALL, SMALL_REPEATS = 100_000, 15
 NABLANET = "nablanet LogisticRegression"
 
 
@@ -121,6 +124,8 @@ def hessian_rate(X, y, theta, peak, repeats=5):
 
 
 def run_dataset(X, y, repeats):
+    if X.size < SMALL:  # a fit of a few ms: 3 timings were +-20% on the loaded machine
+        repeats = max(repeats, SMALL_REPEATS)
     times, fitted = time_fits_interleaved(solvers(), X, y, repeats)
     rows = {name: {"median_s": statistics.median(times[name]), "times_s": times[name],
                    "n_iter": n_iter, "objective": objective(X, y, theta)}
@@ -161,6 +166,7 @@ def main():
     for label, make in chosen.items():
         X, y = make()
         result = run_dataset(X, y, args.repeats)
+        result["repeats"] = max(args.repeats, SMALL_REPEATS) if X.size < SMALL else args.repeats
         result["hessian"] = hessian_rate(X, y, result.pop("solution"), peak)
         record["datasets"][label] = result
         print(f"\n{label} ({X.shape[0]} x {X.shape[1]})")

@@ -60,6 +60,7 @@ def test_logits_from_products_match_a_fresh_pass(rng):
     X = rng.standard_normal((300, 6))
     y = (rng.random(300) < 0.4).astype(int)
     obj = LogisticObjective(X, y, alpha=0.5)
+    obj.shortcut_min_size = 0  # take the shortcut even on this small X
     x = rng.standard_normal(7)
     obj.value(x)
     v1, v2 = rng.standard_normal(7), rng.standard_normal(7)
@@ -72,6 +73,10 @@ def test_logits_from_products_match_a_fresh_pass(rng):
     np.testing.assert_allclose(obj.gradient(new), fresh.gradient(new), rtol=1e-12, atol=1e-12)
     other = x + rng.standard_normal(7)  # outside span(v1, v2): a full pass
     assert obj._logits_from_products(other) is None
+    small = LogisticObjective(X, y, alpha=0.5)  # default: no shortcut on a small X
+    small.value(x)
+    small.hvp(x, v1)
+    assert small._logits_from_products(x + 0.5 * v1) is None
 
 
 @pytest.mark.parametrize("kind", ["logistic", "softmax"])

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nablanet.optim._triangular import inverse_lower, solve_lower, solve_upper
+from nablanet.optim._triangular import CholeskyFactor, solve_lower, solve_upper
 from nablanet.optim.line_search import armijo_backtracking, direction_is_negligible
 from nablanet.optim.stopping import ConvergenceWarning
 
@@ -58,8 +58,9 @@ class NewtonResult:
         Per iteration: loss, grad_norm (max-norm), decrement (lambda^2 / 2),
         step_norm, damping (mu added to H), step_length (Armijo t).
     n_hessian : int
-        Hessians built (:func:`newton`, which reuses an old factor for chord steps
-        or as a CG preconditioner while that pays) or CG solves (:func:`newton_cg`).
+        Hessians built, exact or for a preconditioner (:func:`newton`, which reuses
+        an old factor for chord steps or as a CG preconditioner while that pays), or
+        CG solves (:func:`newton_cg`).
     """
 
     x: np.ndarray
@@ -83,7 +84,10 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
         ``fun(x) -> float``, written with nablanet ops when ``grad``/``hess`` are
         not given.  An object with ``value``, ``gradient`` and ``hessian`` methods
         (e.g. :class:`~nablanet.optim.objectives.LogisticObjective`) supplies all
-        three, and its ``check`` method, if any, is used as ``check``.
+        three, and its ``check`` method, if any, is used as ``check``.  With an
+        ``hvp`` method too, a ``preconditioner_hessian`` method (a cheaper, inexact H,
+        or None) is factored instead of H, and every step is solved by CG on the exact
+        products, so the result is as exact as with H itself.
     x0 : array_like, shape (n,)
     grad, hess : callable, optional
         Closed forms ``grad(x) -> (n,)`` and ``hess(x) -> (n, n)``; default: the engine.
@@ -126,10 +130,29 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
             found = stale.pcg(problem, x, g) if problem.closed_hvp else stale.chord(g)
             if found is not None:
                 return found
+        approximate = problem.approximate_hess(x) if problem.approximate_hess else None
+        if approximate is not None:
+            # a cheaper, inexact H (e.g. float32 sums) serves as well as a preconditioner:
+            # the step comes from CG on exact products, 1-3 of them with a fresh factor
+            problem.n_hessian += 1
+            factor, mu = damped_cholesky(approximate)
+            stale.renew(factor if mu == 0 else None)
+            found = stale.pcg(problem, x, g) if mu == 0 else None
+            if found is not None:
+                return found
         problem.n_hessian += 1
-        d, lam2, mu, factor = newton_direction(problem.hess(x), g)
-        stale.renew(factor if mu == 0 else None, lam2)
-        return d, lam2, mu, factor
+        factor, mu = damped_cholesky(problem.hess(x))
+        stale.renew(factor if mu == 0 else None)
+        if mu == 0:  # the factor may serve later iterations: keep its block inverses
+            solver = stale.solver
+            half = solver.lower(g)
+            d = -solver.upper(half)
+        else:
+            half = solve_lower(factor, g)
+            d = -solve_upper(factor.T, half)
+        lam2 = float(half @ half)
+        stale.lam2 = lam2
+        return d, lam2, mu, (stale.solver.lower if mu == 0 else factor)
 
     return _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol,
                      check if check is not None else problem.check, verbose)
@@ -167,7 +190,11 @@ class _Problem:
     def __init__(self, fun, grad=None, hess=None, hvp=None):
         from nablanet.autodiff import transforms
 
+        self.approximate_hess = None
         if all(hasattr(fun, name) for name in ("value", "gradient", "hessian")):
+            if hess is None and hvp is None and hasattr(fun, "hvp"):
+                # an inexact H for the preconditioner only with the objective's own H v
+                self.approximate_hess = getattr(fun, "preconditioner_hessian", None)
             self.value, grad = fun.value, grad or fun.gradient
             hess, hvp = hess or fun.hessian, hvp or getattr(fun, "hvp", None)
             self.closed_hvp = hvp is not None
@@ -187,6 +214,13 @@ class _Problem:
             return float(f), np.asarray(g, dtype=float)
         return float(self.value(x)), np.asarray(self._grad(x), dtype=float)
 
+    def grad_after_line_search(self, x, f):
+        """``(f, g)`` at the accepted point, whose value the line search already has:
+        only the gradient is computed (the engine's pass gives both at once)."""
+        if self._engine_vg is not None:
+            return self.value_and_grad(x)
+        return f, np.asarray(self._grad(x), dtype=float)
+
 
 class _StaleFactor:
     """The Cholesky factor of an earlier Hessian, reused while it still pays.
@@ -195,39 +229,55 @@ class _StaleFactor:
     worth about half a Hessian build: a build on n rows costs ~n p^2 flops at BLAS-3
     speed, a product ~4 n p at BLAS-2 speed, so the budget is p / 8 products (at least
     3) for p parameters.  A count, not a clock, keeps fits reproducible whatever the
-    machine's load.  Once the budget is spent, H has moved far from the factor's (CG
-    needs more and more steps): the next iteration builds a new one, as it does when a
-    CG solve runs out of budget before reaching its tolerance.
+    machine's load.  As H moves away from the factor's, CG needs more products per
+    solve: the factor is retired, and the next direction comes from a new build, when
+    the budget is spent, when the last solve used more than the budget left (the next
+    one would run out and be discarded), or more than :meth:`solve_cap` products.
+    Solves use :class:`~nablanet.optim._triangular.CholeskyFactor` (no explicit inverse).
     """
 
-    def __init__(self):
-        self.factor, self.lam2, self._inverse, self.products_left = None, math.inf, None, 0
+    @staticmethod
+    def solve_cap(p):
+        """Most products one solve may take before the factor counts as stale: p / 64
+        (at least 3; a fresh factor needs 1-3).  On digits softmax (p = 650) p / 32,
+        p / 48, p / 96 and p / 128 all cost more products-plus-builds than p / 64."""
+        return max(3, p // 64)
 
-    def renew(self, factor, lam2):
-        self.factor, self.lam2, self._inverse = factor, lam2, None
+    def __init__(self):
+        self.factor, self.solver, self.lam2 = None, None, math.inf
+        self.products_left = self.last_used = 0
+
+    def renew(self, factor):
+        self.factor, self.lam2, self.last_used = factor, math.inf, 0
+        self.solver = None if factor is None else CholeskyFactor(factor)
         self.products_left = 0 if factor is None else max(3, len(factor) // 8)
 
     def chord(self, g):
-        half = solve_lower(self.factor, g)
+        half = self.solver.lower(g)
         lam2 = float(half @ half)
         if lam2 > 1e-2 * self.lam2:
             return None
         self.lam2 = lam2
-        return -solve_upper(self.factor.T, half), lam2, 0.0, self.factor
+        return -self.solver.upper(half), lam2, 0.0, self.solver.lower
 
     def pcg(self, problem, x, g):
-        if self._inverse is None:  # L^-1 once per factor: then M^-1 r is two mat-vecs
-            self._inverse = inverse_lower(self.factor)
-        inverse, factor = self._inverse, self.factor
-        precondition = lambda r: inverse.T @ (inverse @ r)  # noqa: E731
-        d, lam2, used = pcg_direction(lambda v: problem.hvp(x, v), g, precondition,
+        if self.products_left < self.last_used or self.last_used > self.solve_cap(len(g)):
+            # as H drifts from the factor's, each solve needs more products than the last:
+            # one that would outrun the budget would be discarded, and once a solve needs
+            # more than solve_cap, the few iterations left would cost more than a new
+            # build: build H now instead
+            self.factor = None
+            return None
+        d, lam2, used = pcg_direction(lambda v: problem.hvp(x, v), g, self.solver.solve,
                                       self.products_left)
         self.products_left -= used
+        self.last_used = used
+        half_solve = self.solver.lower  # still valid once the factor is retired
         if self.products_left <= 0:
             self.factor = None  # retire it: the next iteration builds H afresh
         if d is None:
             return None
-        return d, lam2, 0.0, factor
+        return d, lam2, 0.0, half_solve
 
 
 def pcg_direction(hvp, g, precondition, max_products):
@@ -275,9 +325,18 @@ def newton_direction(H, g):
 
     ``s`` is the mean absolute diagonal of H.  A factor counts as positive definite
     when every squared pivot exceeds 1e-12 s (a singular H can factor with a pivot
-    at rounding level, which would give a wild step).  Returns ``(d, lambda^2, mu)``
+    at rounding level, which would give a wild step).  Returns ``(d, lambda^2, mu, L)``
     with lambda^2 = g^T (H + mu I)^{-1} g.  Uses NumPy's LAPACK only (one BLAS pool).
     """
+    L, mu = damped_cholesky(H)
+    half = solve_lower(L, g)  # L^{-1} g, so lambda^2 = ||L^{-1} g||^2
+    d = -solve_upper(L.T, half)
+    return d, float(half @ half), mu, L
+
+
+def damped_cholesky(H):
+    """``(L, mu)``: the Cholesky factor of H + mu I for the smallest mu that
+    :func:`newton_direction` accepts."""
     H = np.asarray(H, dtype=float)
     scale = max(float(np.mean(np.abs(np.diag(H)))), np.finfo(float).tiny)
     for power in range(-9, 21):
@@ -287,9 +346,7 @@ def newton_direction(H, g):
             break
     else:
         raise ValueError("the Hessian could not be made positive definite (NaN in it?)")
-    half = solve_lower(L, g)  # L^{-1} g, so lambda^2 = ||L^{-1} g||^2
-    d = -solve_upper(L.T, half)
-    return d, float(half @ half), mu, L
+    return L, mu
 
 
 def _cholesky_or_none(A, min_pivot):
@@ -355,12 +412,12 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
             reason = "roundoff" if direction_is_negligible(f, slope) else "line_search"
             break
         x = x + t * d
-        f, g = problem.value_and_grad(x)
+        f, g = problem.grad_after_line_search(x, f)
         _record(trace, f, g, lam2, t * float(np.linalg.norm(d)), mu, t, verbose)
         if factor is not None and mu == 0 and t == 1.0:
             # a full undamped step: the old factor estimates the new decrement, which can
             # end the run here instead of after one more Hessian
-            half = solve_lower(factor, g)
+            half = factor(g) if callable(factor) else solve_lower(factor, g)
             lam2 = float(half @ half)
         reason = _converged_after_step(f, x, lam2, trace, decrement_tol, step_tol)
         if reason is None and check is not None:
