@@ -17,8 +17,15 @@ from nablanet.autodiff import mode
 from nablanet.autodiff.engine import backprop
 from nablanet.autodiff.tensor import Tensor, shape_of
 
-#: Rows of the identity pushed through one backward pass by jacobian.
+#: At most this many rows of the identity pushed through one backward pass by jacobian.
 _JACOBIAN_CHUNK = 4096
+#: Fewer rows per pass when the batched cotangent of the graph's widest tensor would
+#: exceed this many bytes: the backward pass is bound by memory traffic, and cotangents
+#: that stay in cache (and temporaries that malloc reuses) beat one pass over all rows.
+_CHUNK_BYTES = 2 ** 22
+#: ... but never fewer rows than this (unless ``_JACOBIAN_CHUNK`` is smaller): past the
+#: cache sizes, more rows per pass only spread the per-pass Python cost thinner.
+_MIN_ROWS = 8
 
 
 def _normalize_argnums(argnums, nargs):
@@ -91,6 +98,16 @@ def _output(values, nested):
     return [v.data if isinstance(v, Tensor) else v for v in values]
 
 
+def _check_scalar(out):
+    if out.size != 1:
+        raise TypeError(
+            f"grad requires a scalar output, got shape {out.shape}. Reduce the output to a "
+            f"scalar (e.g. with .sum()), or use nablanet.jacobian or nablanet.vjp"
+        )
+    if out.dtype.kind not in "fc":
+        raise TypeError(f"grad requires a floating-point output, got dtype {out.dtype}")
+
+
 def value_and_grad(fun, argnums=0):
     """Return a function computing ``fun`` and its gradient.
 
@@ -119,13 +136,7 @@ def value_and_grad(fun, argnums=0):
     def wrapped(*args):
         single, nums = _normalize_argnums(argnums, len(args))
         out, inputs, nested = _trace(fun, args, nums)
-        if out.size != 1:
-            raise TypeError(
-                f"grad requires a scalar output, got shape {out.shape}. Reduce the output to a "
-                f"scalar (e.g. with .sum()), or use nablanet.jacobian or nablanet.vjp"
-            )
-        if out.dtype.kind not in "fc":
-            raise TypeError(f"grad requires a floating-point output, got dtype {out.dtype}")
+        _check_scalar(out)
         seed = np.ones(out.shape, dtype=out.dtype)
         grads = _output(_pull(out, inputs, seed, nested), nested)
         value = out if nested else out.data
@@ -204,8 +215,9 @@ def vjp(fun, *primals):
 def jacobian(fun, argnums=0):
     """Return a function computing the Jacobian of ``fun`` by reverse mode.
 
-    All rows are pushed through one backward pass as a batch of cotangents
-    (chunks of 4096 rows), not one pass per output element.
+    Rows are pushed through the backward pass as a batch of cotangents, not one
+    pass per output element: as many rows per pass as keep the batched cotangent
+    of the graph's widest tensor within 4 MiB (8 to 4096 rows).
 
     Returns
     -------
@@ -229,8 +241,9 @@ def jacobian(fun, argnums=0):
         out, inputs, nested = _trace(fun, args, nums)
         m = out.size
         blocks = [[] for _ in inputs]
-        for start in range(0, m, _JACOBIAN_CHUNK):
-            stop = min(m, start + _JACOBIAN_CHUNK)
+        rows = _rows_per_pass(out, inputs)
+        for start in range(0, m, rows):
+            stop = min(m, start + rows)
             seed = np.zeros((stop - start, m), dtype=out.dtype)
             seed[np.arange(stop - start), np.arange(start, stop)] = 1
             seed = seed.reshape((stop - start,) + out.shape)
@@ -246,6 +259,20 @@ def jacobian(fun, argnums=0):
         return result[0] if single else tuple(result)
 
     return wrapped
+
+
+def _rows_per_pass(out, inputs):
+    """Cotangent rows per backward pass: ``_CHUNK_BYTES`` over the widest tensor's bytes."""
+    widest = max([out.data.nbytes] + [var.data.nbytes for var in inputs])
+    stack, seen = [out], {id(out)}
+    while stack:
+        node = stack.pop()
+        for arg in node._args or ():
+            if isinstance(arg, Tensor) and arg._prim is not None and id(arg) not in seen:
+                seen.add(id(arg))
+                widest = max(widest, arg.data.nbytes)
+                stack.append(arg)
+    return min(_JACOBIAN_CHUNK, max(_MIN_ROWS, _CHUNK_BYTES // max(widest, 1)))
 
 
 def hessian(fun, argnums=0):
@@ -272,8 +299,9 @@ def hessian(fun, argnums=0):
 def hvp(fun, argnums=0):
     """Return ``(x, v) -> H(x) v`` for scalar-valued ``fun``, without forming H.
 
-    Two backward passes: the gradient is recorded, dotted with ``v`` and
-    differentiated again.
+    Two backward passes: the gradient's backward pass is recorded, and ``v`` is
+    pushed back through it as the gradient's cotangent (``v^T H = (H v)^T``, H
+    being symmetric), with no extra dot product recorded.
 
     Examples
     --------
@@ -284,18 +312,42 @@ def hvp(fun, argnums=0):
     """
     if not isinstance(argnums, int):
         raise TypeError("hvp differentiates one argument; pass an int argnums")
-    inner = grad(fun, argnums)
 
     @functools.wraps(fun)
     def wrapped(*args):
         *args, v = args
         if len(args) == 0:
             raise TypeError("hvp(f)(x, v) needs the point x and the direction v")
-        from nablanet.ops.reductions import sum as nb_sum
-
-        def directional(*xs):
-            return nb_sum(inner(*xs) * v)
-
-        return grad(directional, argnums)(*args)
+        _, nums = _normalize_argnums(argnums, len(args))
+        out, inputs, nested = _trace(fun, args, nums)
+        _check_scalar(out)
+        (var,) = inputs
+        direction = _direction(v, var, nested)
+        (g,) = _pull(out, inputs, np.ones(out.shape, dtype=out.dtype), True)
+        if not (isinstance(g, Tensor) and g.requires_grad):
+            # the gradient does not depend on x: f is affine in it, H = 0
+            return _output([_zeros_like_cotangent((), var)], nested)[0]
+        return _output(_pull(g, inputs, direction, nested), nested)[0]
 
     return wrapped
+
+
+def _direction(v, var, nested):
+    """``v`` as a cotangent for the gradient of ``var``: float, broadcast to its shape."""
+    if isinstance(v, Tensor):
+        if nested and v.requires_grad:
+            if v.shape != var.shape:
+                from nablanet.ops.shape import broadcast_to
+
+                v = broadcast_to(v, var.shape)
+            return v
+        v = v.data
+    v = np.asarray(v)
+    if v.dtype.kind not in "fc":
+        v = v.astype(var.dtype)
+    try:
+        return v if v.shape == var.shape else np.broadcast_to(v, var.shape)
+    except ValueError:
+        raise ValueError(
+            f"hvp: direction v has shape {v.shape}, expected {var.shape} (the shape of x)"
+        ) from None

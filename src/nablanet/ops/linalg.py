@@ -26,6 +26,11 @@ def _matmul_impl(a, b):
             # the transposed result reshapes to the stack without a copy
             return (b.T @ flat.T).T.reshape(out_shape)
         return (flat @ b).reshape(out_shape)
+    if a.ndim == 2 and b.ndim > 2 and b.shape[-1] == 1:
+        # one matrix times a stack of column vectors (a batch of cotangents through A x):
+        # one GEMM reading A once, not one matrix-vector product per vector
+        flat = b.reshape(-1, b.shape[-2])
+        return (flat @ a.T).reshape(b.shape[:-2] + (a.shape[0], 1))
     return np.matmul(a, b)
 
 
