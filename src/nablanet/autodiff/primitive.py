@@ -23,6 +23,8 @@ can be differentiated again.
 
 from __future__ import annotations
 
+import numpy as np
+
 from nablanet.autodiff import mode
 from nablanet.autodiff.tensor import Tensor
 
@@ -106,19 +108,19 @@ class Primitive:
                 raw_args[i] = a.data
                 if a.requires_grad:
                     traced = True
+        try:
+            out = self.impl(*(args if raw_args is None else raw_args), **kwargs)
+        except ValueError as err:
+            raise self._shape_error(args, err) from None
         if raw_args is None:
-            return self._apply(args, kwargs)
-        out = self._apply(raw_args, kwargs)
+            return out
         if traced and self.differentiable and mode.is_grad_enabled():
             return Tensor._from_op(out, self, args, kwargs)
-        return Tensor(out)
+        return Tensor._wrap(out) if type(out) is np.ndarray else Tensor(out)
 
-    def _apply(self, args, kwargs):
-        try:
-            return self.impl(*args, **kwargs)
-        except ValueError as err:
-            shapes = ", ".join(str(getattr(a, "shape", "scalar")) for a in args)
-            raise ValueError(f"{self.name}: cannot apply to shapes {shapes}: {err}") from None
+    def _shape_error(self, args, err):
+        shapes = ", ".join(str(getattr(a, "shape", "scalar")) for a in args)
+        return ValueError(f"{self.name}: cannot apply to shapes {shapes}: {err}")
 
     def vjp(self, g, ans, args, kwargs, needs):
         """Cotangents of all arguments (None where not needed)."""

@@ -47,10 +47,17 @@ multiply = Primitive("multiply", np.multiply)
 multiply.defvjp(*_binary_rules(lambda g, a, x, y: g * y, lambda g, a, x, y: g * x))
 
 
+def _same_float_dtype(g, y):
+    """True when g * y keeps g's dtype (an array of the same dtype, or a Python scalar)."""
+    if type(y) is np.ndarray:
+        return y.dtype == g.dtype
+    return np.result_type(g, y) == g.dtype
+
+
 def _multiply_inplace(g, ans, needs, x, y):
     # d(x y)/dx = y, into g's buffer when only x needs it and nothing was broadcast
     # (dropout's mask, a constant); first-order passes only
-    if needs[1] or shape_of(x) != g.shape or np.result_type(g, y) != g.dtype:
+    if needs[1] or shape_of(x) != g.shape or not _same_float_dtype(g, y):
         return None
     return np.multiply(g, y, out=g), None
 

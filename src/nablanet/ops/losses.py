@@ -228,9 +228,11 @@ def _ce_index_rule(g, ans, needs, z, labels, denominator=1):
 
 def _ce_index_first_order(g, ans, needs, z, labels, denominator=1):
     # the rule above on plain arrays, in place in the fresh softmax: (p - onehot) g / d
-    if z.ndim != 2 or np.ndim(g) != 0:  # (no batch of cotangents here)
-        return None
-    p = _softmax.impl(z, axis=-1)
+    if z.ndim != 2 or (g.ndim if type(g) is np.ndarray else np.ndim(g)) != 0:
+        return None  # (a batch of cotangents: the ordinary rule)
+    p = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True))
+    np.exp(p, out=p)
+    p /= np.add.reduce(p, axis=-1, keepdims=True)
     p[np.arange(len(labels)), labels] -= 1
     p *= p.dtype.type(g / denominator)
     return p, None
