@@ -19,7 +19,8 @@ def _n_batch(g, ans):
 
 
 def _reshape_impl(x, shape):
-    return np.reshape(x, shape)
+    # the method directly: np.reshape's Python dispatch costs as much as the reshape
+    return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
 
 
 reshape = Primitive("reshape", _reshape_impl)
@@ -30,7 +31,7 @@ reshape.defvjp(
 
 
 def _transpose_impl(x, axes=None):
-    return np.transpose(x, axes)
+    return x.transpose(axes) if type(x) is np.ndarray else np.transpose(x, axes)
 
 
 def _transpose_rule(g, ans, x, axes=None):
@@ -55,6 +56,10 @@ def swapaxes(x, axis1, axis2):
 
 
 def _broadcast_to_impl(x, shape):
+    if type(x) is np.ndarray and x.shape == tuple(shape):
+        view = x.view()  # nothing to stretch: a read-only view, as np.broadcast_to gives,
+        view.flags.writeable = False  # at a tenth of its dispatch cost
+        return view
     return np.broadcast_to(x, shape)
 
 
