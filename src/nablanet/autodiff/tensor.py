@@ -197,8 +197,11 @@ def raw(x):
 
 def shape_of(x):
     """Shape of a Tensor, array or Python scalar."""
-    if type(x) is np.ndarray or type(x) is Tensor:
+    kind = type(x)
+    if kind is np.ndarray:
         return x.shape
+    if kind is Tensor:
+        return x.data.shape
     return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
 
 
