@@ -72,3 +72,22 @@ def test_float32_gradients_match_float64_closely(rng):
     for g32, g64 in zip(grads[np.float32], grads[np.float64], strict=True):
         assert g32.dtype == F32
         np.testing.assert_allclose(g32, g64, rtol=2e-4, atol=2e-6)
+
+
+@pytest.mark.parametrize("layer_dtype, input_dtype", [
+    (np.float32, np.float64), (np.float64, np.float32), (np.float32, np.int64),
+])
+def test_layers_refuse_an_input_that_numpy_would_promote(layer_dtype, input_dtype):
+    net = nn.MLP(4, 3, 2, batch_norm=True, generator=np.random.default_rng(0), dtype=layer_dtype)
+    x = np.ones((5, 4), dtype=input_dtype)
+    with pytest.raises(TypeError, match=f"input has dtype {np.dtype(input_dtype)}"):
+        net(x)
+    bn = nn.BatchNorm1d(4, dtype=layer_dtype)
+    with pytest.raises(TypeError, match="BatchNorm1d"):
+        bn(x)
+
+
+def test_a_matching_input_keeps_the_layer_dtype():
+    net = nn.MLP(4, 3, 2, batch_norm=True, generator=np.random.default_rng(0), dtype=np.float32)
+    assert net(np.ones((5, 4), dtype=np.float32)).dtype == np.float32
+    assert net(np.ones((5, 4)).tolist()).shape == (5, 2)  # lists carry no dtype to check

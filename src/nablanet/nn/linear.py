@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nablanet.nn.module import Module, Parameter
+from nablanet.nn.module import Module, Parameter, check_dtype
 from nablanet.ops.dense import linear
 
 
@@ -54,8 +54,14 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
-        """``x W^T + b`` for ``x`` of shape ``(N, in_features)``."""
-        return linear(x, self.weight, self.bias)
+        """``x W^T + b`` for ``x`` of shape ``(N, in_features)``.
+
+        Raises TypeError when ``x`` is an array of another dtype than the weights (as
+        PyTorch does): NumPy would silently promote a float32 layer to float64.
+        """
+        weight = self.weight
+        x = check_dtype(type(self).__name__, x, weight.data.dtype)
+        return linear(x, weight, self.bias)
 
     def extra_repr(self):
         return (

@@ -15,6 +15,43 @@ import numpy as np
 from nablanet.autodiff.tensor import Tensor
 
 
+def check_dtype(layer, x, expected):
+    """A layer's input in the parameters' dtype, or TypeError if an array has another.
+
+    Lists and Python scalars carry no dtype: they are converted to ``expected``.
+
+    Parameters
+    ----------
+    layer : str
+        The layer's name, for the message.
+    x : Tensor, ndarray or array_like
+        The input.
+    expected : numpy dtype
+        The parameters' dtype.
+
+    Returns
+    -------
+    Tensor or ndarray
+        ``x`` itself, or a list or scalar converted to ``expected``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_dtype("Linear", [1, 2], np.dtype(np.float32)).dtype
+    dtype('float32')
+    """
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return np.asarray(x, dtype=expected)
+    if dtype != expected:
+        raise TypeError(
+            f"{layer}: input has dtype {dtype} but the layer's parameters are {expected}; "
+            f"cast the input (x.astype(np.{expected})) or build the layer with "
+            f"dtype=np.{dtype} (NumPy would otherwise promote silently)"
+        )
+    return x
+
+
 class Parameter(Tensor):
     """A tensor that is a trainable parameter of a module (``requires_grad=True``).
 

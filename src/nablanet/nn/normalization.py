@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.tensor import shape_of
-from nablanet.nn.module import Module, Parameter
+from nablanet.nn.module import Module, Parameter, check_dtype
 from nablanet.ops.normalization import batch_norm
 
 
@@ -102,6 +102,8 @@ class BatchNorm1d(Module):
         running_mean = buffers["running_mean"]
         use_batch = self.training or running_mean is None
         self._check_input(x, use_batch)
+        if params["weight"] is not None:
+            x = check_dtype(type(self).__name__, x, params["weight"].data.dtype)
         tracked = None
         if self.training and self.track_running_stats:
             counter = buffers["num_batches_tracked"].data
