@@ -36,10 +36,12 @@ def test_linear_shape_error():
 
 def test_batchnorm_errors_name_shapes():
     bn = nn.BatchNorm1d(4)
-    with pytest.raises(ValueError, match=r"\(N, 4\), got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"\(N, 4\) or \(N, 4, L\), got shape \(2, 3\)"):
         bn(np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"\(N, 4\), got shape \(2, 4, 5\)"):
-        bn(np.ones((2, 4, 5)))
+    with pytest.raises(ValueError, match=r"got shape \(2, 3, 5\)"):
+        bn(np.ones((2, 3, 5)))
+    with pytest.raises(ValueError, match=r"got shape \(2, 4, 5, 1\)"):
+        bn(np.ones((2, 4, 5, 1)))
     with pytest.raises(ValueError, match="batch of 1"):
         bn(np.ones((1, 4)))
 
@@ -119,3 +121,13 @@ def test_mlp_trains_down(rng):
         for p in net.parameters():
             p.data -= 0.5 * p.grad.data
     assert loss.item() < 0.5 * first
+
+
+def test_batchnorm_on_sequences_has_second_derivatives():
+    from nablanet.checks import check_grads
+
+    bn = nn.BatchNorm1d(2)
+    bn.weight.data[...] = [1.5, -0.5]
+    x = np.random.default_rng(3).standard_normal((3, 2, 4))
+    weights = np.random.default_rng(4).standard_normal((3, 2, 4))
+    check_grads(lambda v: nb.sum(nb.tanh(bn(v)) * weights), (x,), order=2)

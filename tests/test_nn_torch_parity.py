@@ -201,3 +201,42 @@ def test_activations_and_softmax(rng):
         out_n, out_t, gx_n, gx_t = _run_both(ours, theirs, x, up)
         _close(out_n, out_t)
         _close(gx_n, gx_t)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5), (1, 3, 7)])
+def test_batchnorm_on_sequences_n_c_l(shape, rng):
+    # (N, C, L): statistics per channel over the N L values, as torch.nn.BatchNorm1d
+    ours = nn.BatchNorm1d(3)
+    theirs = torch.nn.BatchNorm1d(3).double()
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    ours.weight.data[...] = gamma
+    ours.bias.data[...] = beta
+    with torch.no_grad():
+        theirs.weight.copy_(_t(gamma))
+        theirs.bias.copy_(_t(beta))
+    for _ in range(2):
+        x = rng.standard_normal(shape) * 2 + 1
+        up = rng.standard_normal(shape)
+        ours.zero_grad()
+        theirs.zero_grad()
+        out_n, out_t, gx_n, gx_t = _run_both(ours, theirs, x, up)
+        assert out_n.shape == shape
+        _close(out_n, out_t)
+        _close(gx_n, gx_t)
+        _close(ours.weight.grad, theirs.weight.grad)
+        _close(ours.bias.grad, theirs.bias.grad)
+        _close(ours.running_mean, theirs.running_mean)
+        _close(ours.running_var, theirs.running_var)
+    ours.eval()
+    theirs.eval()
+    x, up = rng.standard_normal(shape), rng.standard_normal(shape)
+    out_n, out_t, gx_n, gx_t = _run_both(ours, theirs, x, up)
+    _close(out_n, out_t)
+    _close(gx_n, gx_t)
+
+
+def test_batchnorm_refuses_one_value_per_channel_in_training():
+    with pytest.raises(ValueError, match="batch of 1 row"):
+        nn.BatchNorm1d(3)(np.ones((1, 3, 1)))
+    with pytest.raises(ValueError, match=r"\(N, 3\) or \(N, 3, L\)"):
+        nn.BatchNorm1d(3)(np.ones((2, 4, 5)))

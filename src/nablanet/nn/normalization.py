@@ -7,10 +7,11 @@ import numpy as np
 from nablanet.autodiff.tensor import shape_of
 from nablanet.nn.module import Module, Parameter, check_dtype
 from nablanet.ops.normalization import batch_norm
+from nablanet.ops.shape import reshape, transpose
 
 
 class BatchNorm1d(Module):
-    """Batch normalisation of ``(N, C)`` input.
+    """Batch normalisation of ``(N, C)`` or ``(N, C, L)`` input.
 
     Training: ``y = gamma (x - mu) / sqrt(var + eps) + beta`` with the batch's
     mean and biased variance, and (with ``track_running_stats``)::
@@ -83,12 +84,13 @@ class BatchNorm1d(Module):
 
     def _check_input(self, x, use_batch):
         shape = tuple(shape_of(x))
-        if len(shape) != 2 or shape[1] != self.num_features:
+        if len(shape) not in (2, 3) or shape[1] != self.num_features:
+            c = self.num_features
             raise ValueError(
-                f"BatchNorm1d({self.num_features}): expected input of shape "
-                f"(N, {self.num_features}), got shape {shape}"
+                f"BatchNorm1d({c}): expected input of shape (N, {c}) or (N, {c}, L), "
+                f"got shape {shape}"
             )
-        if use_batch and shape[0] == 1:
+        if use_batch and shape[0] * (shape[2] if len(shape) == 3 else 1) == 1:
             raise ValueError(
                 "BatchNorm1d: training with a batch of 1 row is degenerate: the batch mean "
                 "equals the row, so x_hat = 0, the output is beta whatever the input and "
@@ -97,7 +99,13 @@ class BatchNorm1d(Module):
             )
 
     def forward(self, x):
-        """Normalise ``x`` of shape ``(N, num_features)``."""
+        """Normalise ``x`` of shape ``(N, C)``, or ``(N, C, L)`` over the N L values per channel."""
+        if len(shape_of(x)) == 3:
+            n, c, length = shape_of(x)
+            self._check_input(x, self.training or self.running_mean is None)
+            # (N, C, L) -> (N L, C): each channel's statistics over batch and length
+            rows = reshape(transpose(x, (0, 2, 1)), (n * length, c))
+            return transpose(reshape(self.forward(rows), (n, length, c)), (0, 2, 1))
         buffers, params = self._buffers, self._parameters  # one look-up each, not __getattr__
         running_mean = buffers["running_mean"]
         use_batch = self.training or running_mean is None
