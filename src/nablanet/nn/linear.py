@@ -59,9 +59,10 @@ class Linear(Module):
         Raises TypeError when ``x`` is an array of another dtype than the weights (as
         PyTorch does): NumPy would silently promote a float32 layer to float64.
         """
-        weight = self.weight
-        x = check_dtype(type(self).__name__, x, weight.data.dtype)
-        return linear(x, weight, self.bias)
+        params = self._parameters  # one look-up, not two trips through __getattr__
+        weight = params["weight"]
+        x = check_dtype("Linear", x, weight.data.dtype)
+        return linear(x, weight, params["bias"])
 
     def extra_repr(self):
         return (

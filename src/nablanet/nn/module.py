@@ -349,5 +349,5 @@ class Sequential(Module):
     def forward(self, x):
         """Apply every module in order."""
         for module in self._modules.values():
-            x = module(x)
+            x = module.forward(x)  # what module(x) runs, without the extra call
         return x

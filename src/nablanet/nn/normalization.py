@@ -6,6 +6,7 @@ import numpy as np
 
 from nablanet.autodiff.tensor import shape_of
 from nablanet.nn.module import Module, Parameter, check_dtype
+from nablanet.ops.normalization import _batch_norm_train as batch_norm_train
 from nablanet.ops.normalization import batch_norm
 from nablanet.ops.shape import reshape, transpose
 
@@ -111,13 +112,21 @@ class BatchNorm1d(Module):
         use_batch = self.training or running_mean is None
         self._check_input(x, use_batch)
         if params["weight"] is not None:
-            x = check_dtype(type(self).__name__, x, params["weight"].data.dtype)
+            x = check_dtype("BatchNorm1d", x, params["weight"].data.dtype)
         tracked = None
         if self.training and self.track_running_stats:
             counter = buffers["num_batches_tracked"].data
             tracked = int(counter) + 1
             counter[...] = tracked
         running = not self.training or self.track_running_stats
+        if use_batch:
+            # the functional form without its argument checks: this module's own
+            # parameters and buffers have the right shapes, and x was checked above
+            return batch_norm_train(
+                x, running_mean if running else None,
+                buffers["running_var"] if running else None, params["weight"],
+                params["bias"], self.momentum, self.eps, tracked,
+            )
         return batch_norm(
             x,
             running_mean if running else None,

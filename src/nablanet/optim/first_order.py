@@ -60,14 +60,17 @@ class Optimizer:
 
     def step(self):
         """Update every parameter that has a gradient, in place."""
+        state, update = self.state, self._update
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = raw(p.grad)
-                if grad.shape != p.shape:
-                    raise ValueError(f"gradient shape {grad.shape} != parameter shape {p.shape}")
-                self._update(p.data, grad, self.state.setdefault(p, {}), group)
+                grad, value = raw(p.grad), p.data
+                if grad.shape != value.shape:
+                    raise ValueError(
+                        f"gradient shape {grad.shape} != parameter shape {value.shape}"
+                    )
+                update(value, grad, state.setdefault(p, {}), group)
 
     def _update(self, value, grad, state, group):
         raise NotImplementedError
