@@ -201,3 +201,40 @@ def test_standard_errors_survive_save_and_load(tmp_path, wine5_fit):
     loaded = nb.load(tmp_path / "softmax.npz")
     np.testing.assert_array_equal(loaded.bse_, wine5_fit.bse_)
     assert str(loaded.summary()) == str(wine5_fit.summary())
+
+
+def _three_separated_clusters(rng):
+    X = np.vstack([rng.normal(c, 0.1, (20, 2)) for c in ([0, 0], [3, 0], [0, 3])])
+    return X, np.repeat([0, 1, 2], 20)
+
+
+def test_unpenalised_fit_on_separable_classes_stops_and_says_why():
+    X, y = _three_separated_clusters(np.random.default_rng(0))
+    with pytest.warns(UserWarning, match="separable"):
+        model = SoftmaxRegression(penalty=None).fit(X, y)
+    assert model.stop_reason_ == "separation"
+    assert model.score(X, y) == 1.0
+    # with the default L2 penalty a finite minimum exists and Newton converges
+    penalised = SoftmaxRegression().fit(X, y)
+    assert penalised.stop_reason_ in {"gradient", "decrement"}
+
+
+def test_overlapping_classes_are_not_called_separable():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegression(penalty=None, max_iter=100).fit(X, y)
+    assert model.stop_reason_ != "separation"
+    assert model.score(X, y) < 1.0
+
+
+def test_soft_targets_skip_the_separation_test():
+    from nablanet.optim.objectives import SoftmaxObjective
+
+    X, y = _three_separated_clusters(np.random.default_rng(1))
+    hard = SoftmaxObjective(X, y)
+    theta = np.zeros(hard.n_params)
+    theta[:3] = [10.0, 0.0, 0.0]
+    assert hard.check(theta, None, None) is None  # class 0 vs the reference: not all right
+    Y = np.eye(3)[y] * 0.9 + 0.1 / 3
+    assert SoftmaxObjective(X, Y).check(np.zeros(hard.n_params), None, None) is None

@@ -266,6 +266,29 @@ class SoftmaxObjective(_CachedLogits):
         self._theta = self._cache = None
         self._pairs = {}
 
+    def check(self, theta, f, g):
+        """Separation test for the unpenalised problem, for :func:`~nablanet.optim.newton`.
+
+        If some W scores every weighted sample's own class strictly above every other
+        class, scaling it up drives the loss to 0: no finite minimum exists (the
+        multinomial form of logistic regression's separation; soft targets are not
+        tested).
+        """
+        if self.alpha > 0:
+            return None
+        rows = self.sample_weight > 0
+        Y = self.Y[rows]
+        if not np.all((Y == 0) | (Y == 1)):
+            return None
+        Z = self._state(theta)[0][rows]
+        own = np.add.reduce(Z * Y, axis=1)
+        rival = np.maximum.reduce(np.where(Y > 0, -np.inf, Z), axis=1)
+        if np.all(own > rival):
+            return ("separation", "the classes are linearly separable: the loss tends to 0 "
+                    "only as ||W|| grows without bound, so no finite minimum exists; "
+                    "add L2 regularisation (alpha > 0, i.e. a finite C)")
+        return None
+
     def coefficients(self, theta):
         """The full K x D matrix (reference row zero), intercepts in the last column."""
         full = np.zeros((self.n_classes, self.width))
