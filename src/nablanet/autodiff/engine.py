@@ -165,9 +165,14 @@ def _propagate(node, g, create_graph, sums, stop_ids):
                 values.append(a)
                 needs.append(False)
     cots = None
-    if not create_graph and prim.inplace_vjp is not None:
-        if (not prim.inplace_needs_exclusive or _exclusive(g)) and prim.inplace_vjp_valid():
-            cots = prim.inplace_vjp(g, ans, needs, *values, **kwargs)
+    inplace = prim.inplace_vjp
+    if inplace is not None and not create_graph:
+        # (the in-place variant only while it mirrors the current rules; see Primitive)
+        joint = prim.joint_vjp
+        if prim._inplace_for is (joint if joint is not None else prim.vjps) and (
+            not prim.inplace_needs_exclusive or _exclusive(g)
+        ):
+            cots = inplace(g, ans, needs, *values, **kwargs)
     if cots is not None:
         pass
     elif prim.joint_vjp is not None:
@@ -184,7 +189,7 @@ def _propagate(node, g, create_graph, sums, stop_ids):
     for arg, need, cot in zip(args, needs, cots, strict=True):
         if not need or cot is None:
             continue
-        if arg._prim is None or id(arg) in stop_ids:
+        if arg._prim is None or (stop_ids and id(arg) in stop_ids):
             sums.deliver(arg, cot)
         else:
             sums.add_pending(arg, cot)
