@@ -1,6 +1,8 @@
 """The backward pass: reverse topological order over the tape, iteratively.
 
-No recursion anywhere, so a chain of 100,000 operations is fine.  With
+The order comes from creation numbers: a recorded tensor is numbered after its
+arguments, so popping the highest number from a heap reaches each tensor after all its
+consumers, in the same loop that propagates (no separate sort).  No recursion anywhere, so a chain of 100,000 operations is fine.  With
 ``create_graph=False`` the rules see plain arrays (NumPy speed); with
 ``create_graph=True`` they see Tensors and record a differentiable graph.
 """
@@ -14,35 +16,6 @@ import numpy as np
 
 from nablanet.autodiff import mode
 from nablanet.autodiff.tensor import Tensor
-
-
-def topological_order(roots, stop_ids=frozenset()):
-    """Recorded tensors reachable from ``roots``, each before its arguments.
-
-    Tensors whose id is in ``stop_ids`` are treated as leaves.
-    """
-    order = []
-    visited = set()
-    stack = [(r, False) for r in roots if r._prim is not None and id(r) not in stop_ids]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for arg in node._args:
-            if (
-                isinstance(arg, Tensor)
-                and arg._prim is not None
-                and id(arg) not in visited
-                and id(arg) not in stop_ids
-            ):
-                stack.append((arg, False))
-    order.reverse()
-    return order
 
 
 def backprop(root, cotangent, targets=None, create_graph=False, release=False):
