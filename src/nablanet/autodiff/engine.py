@@ -2,9 +2,10 @@
 
 The order comes from creation numbers: a recorded tensor is numbered after its
 arguments, so popping the highest number from a heap reaches each tensor after all its
-consumers, in the same loop that propagates (no separate sort).  No recursion anywhere, so a chain of 100,000 operations is fine.  With
-``create_graph=False`` the rules see plain arrays (NumPy speed); with
-``create_graph=True`` they see Tensors and record a differentiable graph.
+consumers, in the same loop that propagates (no separate sort).  No recursion
+anywhere, so a chain of 100,000 operations is fine.  With ``create_graph=False`` the
+rules see plain arrays (NumPy speed); with ``create_graph=True`` they see Tensors and
+record a differentiable graph.
 """
 
 from __future__ import annotations
