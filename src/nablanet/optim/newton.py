@@ -152,7 +152,7 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
             d = -solve_upper(factor.T, half)
         lam2 = float(half @ half)
         stale.lam2 = lam2
-        return d, lam2, mu, (stale.solver.lower if mu == 0 else factor)
+        return d, lam2, mu, (stale.solver.lower if mu == 0 else None)
 
     return _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol,
                      check if check is not None else problem.check, verbose)
@@ -396,7 +396,8 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
         if np.max(np.abs(g), initial=0.0) <= tol:
             reason = "gradient"
             break
-        d, lam2, mu, factor = direction(x, g)
+        # lower_solve: r -> L^-1 r with the undamped factor behind d, or None
+        d, lam2, mu, lower_solve = direction(x, g)
         if _decrement_small(lam2, f, decrement_tol):
             # f - f* ~ lambda^2 / 2 is below the tolerance: finish with the full step,
             # whose decrease a line search could not even resolve in floating point
@@ -414,10 +415,10 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
         x = x + t * d
         f, g = problem.grad_after_line_search(x, f)
         _record(trace, f, g, lam2, t * float(np.linalg.norm(d)), mu, t, verbose)
-        if factor is not None and mu == 0 and t == 1.0:
+        if lower_solve is not None and mu == 0 and t == 1.0:
             # a full undamped step: the old factor estimates the new decrement, which can
             # end the run here instead of after one more Hessian
-            half = factor(g) if callable(factor) else solve_lower(factor, g)
+            half = lower_solve(g)
             lam2 = float(half @ half)
         reason = _converged_after_step(f, x, lam2, trace, decrement_tol, step_tol)
         if reason is None and check is not None:
