@@ -31,6 +31,19 @@ def _run_both(our_fun, torch_fun, x, upstream):
     return out_n, out_t, xn.grad, xt.grad
 
 
+def _matched_batchnorms(rng, **options):
+    """nablanet's and PyTorch's BatchNorm1d(3) with the same random gamma and beta."""
+    ours = nn.BatchNorm1d(3, **options)
+    theirs = torch.nn.BatchNorm1d(3, **options).double()
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    ours.weight.data[...] = gamma
+    ours.bias.data[...] = beta
+    with torch.no_grad():
+        theirs.weight.copy_(_t(gamma))
+        theirs.bias.copy_(_t(beta))
+    return ours, theirs
+
+
 def test_linear(rng):
     ours = nn.Linear(5, 3, generator=rng)
     theirs = torch.nn.Linear(5, 3).double()
@@ -47,14 +60,7 @@ def test_linear(rng):
 
 @pytest.mark.parametrize("momentum", [0.1, None])
 def test_batchnorm_training_steps_then_eval(momentum, rng):
-    ours = nn.BatchNorm1d(3, momentum=momentum)
-    theirs = torch.nn.BatchNorm1d(3, momentum=momentum).double()
-    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
-    ours.weight.data[...] = gamma
-    ours.bias.data[...] = beta
-    with torch.no_grad():
-        theirs.weight.copy_(_t(gamma))
-        theirs.bias.copy_(_t(beta))
+    ours, theirs = _matched_batchnorms(rng, momentum=momentum)
     for step in range(4):
         x = rng.standard_normal((6 + step, 3)) * 3 + 1
         up = rng.standard_normal(x.shape)
@@ -206,14 +212,7 @@ def test_activations_and_softmax(rng):
 @pytest.mark.parametrize("shape", [(4, 3, 5), (1, 3, 7)])
 def test_batchnorm_on_sequences_n_c_l(shape, rng):
     # (N, C, L): statistics per channel over the N L values, as torch.nn.BatchNorm1d
-    ours = nn.BatchNorm1d(3)
-    theirs = torch.nn.BatchNorm1d(3).double()
-    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
-    ours.weight.data[...] = gamma
-    ours.bias.data[...] = beta
-    with torch.no_grad():
-        theirs.weight.copy_(_t(gamma))
-        theirs.bias.copy_(_t(beta))
+    ours, theirs = _matched_batchnorms(rng)
     for _ in range(2):
         x = rng.standard_normal(shape) * 2 + 1
         up = rng.standard_normal(shape)
