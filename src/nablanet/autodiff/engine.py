@@ -139,14 +139,9 @@ def _propagate(node, g, create_graph, sums, stop_ids):
                 values.append(a)
                 needs.append(False)
     cots = None
-    inplace = prim.inplace_vjp
-    if inplace is not None and not create_graph:
-        # (the in-place variant only while it mirrors the current rules; see Primitive)
-        joint = prim.joint_vjp
-        if prim._inplace_for is (joint if joint is not None else prim.vjps) and (
-            not prim.inplace_needs_exclusive or _exclusive(g)
-        ):
-            cots = inplace(g, ans, needs, *values, **kwargs)
+    if not create_graph and prim.inplace_vjp is not None:
+        if (not prim.inplace_needs_exclusive or _exclusive(g)) and prim.inplace_vjp_valid():
+            cots = prim.inplace_vjp(g, ans, needs, *values, **kwargs)
     if cots is not None:
         pass
     elif prim.joint_vjp is not None:
