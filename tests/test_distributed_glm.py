@@ -227,6 +227,55 @@ def test_unpenalised_logistic_has_standard_errors(client, rng):
     np.testing.assert_allclose(on_cluster.bse_, in_memory.bse_, rtol=1e-6)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_unpenalised_softmax_has_the_in_memory_covariance(client, rng, fit_intercept):
+    X, y = _data(rng, n=1500, d=4, n_classes=4)
+    Xd, yd = da.from_array(X, chunks=250), da.from_array(y, chunks=250)  # six blocks
+    on_cluster = SoftmaxRegression(penalty=None, fit_intercept=fit_intercept).fit(Xd, yd)
+    in_memory = SoftmaxRegression(penalty=None, fit_intercept=fit_intercept).fit(X, y)
+    scale = np.abs(in_memory.covariance_).max()
+    np.testing.assert_allclose(on_cluster.covariance_, in_memory.covariance_, rtol=1e-8,
+                               atol=1e-8 * scale)
+    np.testing.assert_allclose(on_cluster.bse_, in_memory.bse_, rtol=1e-8)
+    # the centred covariance is singular along the class shift (C7: H 1 = 0), as in memory
+    width = X.shape[1] + fit_intercept
+    shift = np.kron(np.ones(4), np.eye(width)[0])
+    np.testing.assert_allclose(on_cluster.covariance_ @ shift, 0.0, atol=1e-12 * scale)
+    for reference_class in (None, 2):
+        ours = on_cluster.summary(reference_class=reference_class)
+        theirs = in_memory.summary(reference_class=reference_class)
+        assert ours.names == theirs.names
+        for column in ("coef", "std_err", "z", "conf_int"):
+            np.testing.assert_allclose(getattr(ours, column), getattr(theirs, column),
+                                       rtol=1e-7, atol=1e-9)
+
+
+def test_penalised_softmax_on_dask_has_no_standard_errors(client, rng):
+    X, y = _data(rng, n=600, n_classes=3)
+    model = SoftmaxRegression(C=1.0).fit(da.from_array(X, chunks=200),
+                                         da.from_array(y, chunks=200))
+    assert model.bse_ is None and model.covariance_ is None
+    with pytest.raises(ValueError, match="unpenalised"):
+        model.summary()
+
+
+def test_separable_softmax_on_dask_stops_like_in_memory(client):
+    centres = ([0, 0], [3, 0], [0, 3])
+    X = np.vstack([np.random.default_rng(0).normal(c, 0.1, (20, 2)) for c in centres])
+    y = np.repeat([0, 1, 2], 20)
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        in_memory = SoftmaxRegression(penalty=None).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        on_cluster = SoftmaxRegression(penalty=None).fit(da.from_array(X, chunks=15),
+                                                         da.from_array(y, chunks=15))
+    assert on_cluster.stop_reason_ == in_memory.stop_reason_ == "separation"
+    assert on_cluster.n_iter_ == in_memory.n_iter_
+    assert on_cluster.score(X, y) == 1.0
+    # the standard errors at the stopping point exist on both paths (same layout)
+    assert on_cluster.bse_.shape == in_memory.bse_.shape == (3, 3)
+    np.testing.assert_allclose(on_cluster.bse_, in_memory.bse_, rtol=1e-4)
+
+
 def test_estimator_rejects_what_it_cannot_do(client, rng):
     X, y = _data(rng, n=400)
     Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)

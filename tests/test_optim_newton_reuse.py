@@ -68,15 +68,15 @@ def test_logits_from_products_match_a_fresh_pass(rng):
     obj.hvp(x, v2)
     new = x + 0.7 * v1 - 0.3 * v2
     fresh = LogisticObjective(X, y, alpha=0.5)
-    assert obj._logits_from_products(new) is not None  # the shortcut is taken
+    assert obj._step_from_products(new) is not None  # the shortcut is taken
     assert obj.value(new) == pytest.approx(fresh.value(new), rel=1e-14)
     np.testing.assert_allclose(obj.gradient(new), fresh.gradient(new), rtol=1e-12, atol=1e-12)
     other = x + rng.standard_normal(7)  # outside span(v1, v2): a full pass
-    assert obj._logits_from_products(other) is None
+    assert obj._step_from_products(other) is None
     small = LogisticObjective(X, y, alpha=0.5)  # default: no shortcut on a small X
     small.value(x)
     small.hvp(x, v1)
-    assert small._logits_from_products(x + 0.5 * v1) is None
+    assert small._step_from_products(x + 0.5 * v1) is None
 
 
 @pytest.mark.parametrize("kind", ["logistic", "softmax"])

@@ -37,8 +37,9 @@ def fit_estimator(estimator, X, y, sample_weight=None):
     -------
     estimator
         With ``coef_``, ``intercept_``, ``classes_``, ``n_iter_``, ``stop_reason_``,
-        ``history_``, ``objective_value_``, ``n_features_in_`` (and ``covariance_``,
-        ``bse_`` for logistic regression) as after an in-memory fit.
+        ``history_``, ``objective_value_``, ``n_features_in_``, ``covariance_`` and
+        ``bse_`` as after an in-memory fit (standard errors for unpenalised fits only,
+        None otherwise).
     """
     estimator._check_params()
     if sample_weight is not None:
@@ -62,8 +63,9 @@ def fit_estimator(estimator, X, y, sample_weight=None):
     estimator.history_ = [{k: float(trace[k][i]) for k in _TRACE_KEYS}
                           for i in range(len(trace["loss"]))]
     estimator.objective_value_ = float(fitted["loss"])
-    if not multinomial:
-        _standard_errors(estimator, fitted["hessian"])
+    estimator.covariance_ = estimator.bse_ = None
+    if estimator._alpha() == 0:  # as in memory: no penalty, no standard errors
+        _set_standard_errors(estimator, fitted["hessian"], multinomial)
     return estimator
 
 
@@ -79,16 +81,37 @@ def _callback(estimator):
     return report
 
 
-def _standard_errors(estimator, hessian):
-    """As the in-memory LogisticRegression: inverse Hessian for unpenalised fits only."""
-    estimator.covariance_ = estimator.bse_ = None
-    if estimator.penalty == "l2":
+def _set_standard_errors(estimator, hessian, multinomial):
+    """``covariance_`` and ``bse_`` of an unpenalised fit, laid out as in memory.
+
+    ``hessian`` is the log-likelihood's Hessian at the solution in the augmented,
+    feature-major layout of ``fit_newton`` (index ``j * K + k``).  Logistic: its inverse.
+    Softmax: it is singular (C7: H 1 = 0), so as in memory the block of the first K - 1
+    classes (the last class as reference) is inverted and carried to the centred
+    ``coef_`` (see :class:`~nablanet.models.SoftmaxRegression`).
+    """
+    if not multinomial:
+        estimator.covariance_ = _inverse(hessian)
+        estimator.bse_ = np.sqrt(np.clip(np.diag(estimator.covariance_), 0.0, None))
         return
+    from nablanet.models.softmax import _centred_covariance
+
+    n_classes = len(estimator.classes_)
+    width = hessian.shape[0] // n_classes
+    by_class = hessian.reshape(width, n_classes, width, n_classes).transpose(1, 0, 3, 2)
+    free = (n_classes - 1) * width
+    reference = _inverse(by_class[:-1, :, :-1, :].reshape(free, free))
+    estimator.covariance_ = _centred_covariance(reference, n_classes, width)
+    variances = np.clip(np.diag(estimator.covariance_), 0.0, None)
+    estimator.bse_ = np.sqrt(variances).reshape(n_classes, width)
+
+
+def _inverse(matrix):
+    """The inverse, or NaN everywhere when the matrix is singular (as the in-memory fits)."""
     try:
-        estimator.covariance_ = np.linalg.inv(hessian)
+        return np.linalg.inv(matrix)
     except np.linalg.LinAlgError:
-        estimator.covariance_ = np.full_like(hessian, np.nan)
-    estimator.bse_ = np.sqrt(np.clip(np.diag(estimator.covariance_), 0.0, None))
+        return np.full_like(matrix, np.nan)
 
 
 def predict_lazily(estimator, method, X):

@@ -87,7 +87,10 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
         three, and its ``check`` method, if any, is used as ``check``.  With an
         ``hvp`` method too, a ``preconditioner_hessian`` method (a cheaper, inexact H,
         or None) is factored instead of H, and every step is solved by CG on the exact
-        products, so the result is as exact as with H itself.
+        products, so the result is as exact as with H itself.  Optional methods that
+        save passes over the data: ``value_gradient_hessian`` (all three at x0 at once)
+        and ``previous_step_product`` (``(v, H v)`` for the step that led to x, or None;
+        CG then starts from the best multiple of v).
     x0 : array_like, shape (n,)
     grad, hess : callable, optional
         Closed forms ``grad(x) -> (n,)`` and ``hess(x) -> (n, n)``; default: the engine.
@@ -117,17 +120,19 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
     >>> r.converged, r.x.round(6)
     (True, array([0.410245, 0.410245]))
     """
-    problem = _Problem(fun, grad, hess=hess)
+    problem = _Problem(fun, grad, hess=hess, fused_start=True)
     stale = _StaleFactor()
 
-    def direction(x, g):
+    def direction(x, f, g):
         # Building H is the whole cost of an iteration on large data, and H changes little
         # between late iterations.  So reuse the last undamped factor: as the preconditioner
         # of CG on the objective's closed-form H v products (an exact-enough Newton step
         # for a fraction of a build), or, without closed-form products, as a chord step
         # while that still shrinks the decrement 100-fold.
+        # CG need not shrink the decrement below a tenth of the stopping test's threshold
+        enough = 0.2 * decrement_tol * max(1.0, abs(f))
         if stale.factor is not None:
-            found = stale.pcg(problem, x, g) if problem.closed_hvp else stale.chord(g)
+            found = stale.pcg(problem, x, g, enough) if problem.closed_hvp else stale.chord(g)
             if found is not None:
                 return found
         approximate = problem.approximate_hess(x) if problem.approximate_hess else None
@@ -137,11 +142,11 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
             problem.n_hessian += 1
             factor, mu = damped_cholesky(approximate)
             stale.renew(factor if mu == 0 else None)
-            found = stale.pcg(problem, x, g) if mu == 0 else None
+            found = stale.pcg(problem, x, g, enough) if mu == 0 else None
             if found is not None:
                 return found
         problem.n_hessian += 1
-        factor, mu = damped_cholesky(problem.hess(x))
+        factor, mu = damped_cholesky(problem.hessian_at(x))
         stale.renew(factor if mu == 0 else None)
         if mu == 0:  # the factor may serve later iterations: keep its block inverses
             solver = stale.solver
@@ -176,7 +181,7 @@ def newton_cg(fun, x0, grad=None, hvp=None, tol=1e-8, max_iter=100, decrement_to
     """
     problem = _Problem(fun, grad, hvp=hvp)
 
-    def direction(x, g):
+    def direction(x, f, g):
         problem.n_hessian += 1
         return cg_direction(lambda v: problem.hvp(x, v), g, max_cg or 2 * g.size + 10)
 
@@ -187,14 +192,18 @@ def newton_cg(fun, x0, grad=None, hvp=None, tol=1e-8, max_iter=100, decrement_to
 class _Problem:
     """Value, gradient, Hessian and HVP of the objective, closed forms or engine."""
 
-    def __init__(self, fun, grad=None, hess=None, hvp=None):
+    def __init__(self, fun, grad=None, hess=None, hvp=None, fused_start=False):
         from nablanet.autodiff import transforms
 
-        self.approximate_hess = None
+        self.approximate_hess = self._fused = self._primed = self.step_product = None
         if all(hasattr(fun, name) for name in ("value", "gradient", "hessian")):
             if hess is None and hvp is None and hasattr(fun, "hvp"):
                 # an inexact H for the preconditioner only with the objective's own H v
                 self.approximate_hess = getattr(fun, "preconditioner_hessian", None)
+            if fused_start and hess is None and grad is None and self.approximate_hess is None:
+                self._fused = getattr(fun, "value_gradient_hessian", None)
+            if hvp is None:  # the objective's own products: its last step's H v too
+                self.step_product = getattr(fun, "previous_step_product", None)
             self.value, grad = fun.value, grad or fun.gradient
             hess, hvp = hess or fun.hessian, hvp or getattr(fun, "hvp", None)
             self.closed_hvp = hvp is not None
@@ -207,6 +216,23 @@ class _Problem:
         self._engine_vg = transforms.value_and_grad(self.value) if grad is None else None
         self.hess = hess or transforms.hessian(self.value)
         self.hvp = hvp or transforms.hvp(self.value)
+
+    def start(self, x):
+        """``(f, g)`` at the starting point.  Newton's first direction always needs a
+        fresh Hessian there, so an objective that gives all three from one pass over its
+        data (``value_gradient_hessian``) is asked for them at once, and H is kept for
+        :meth:`hessian_at` (wasted only if x is already optimal)."""
+        if self._fused is None:
+            return self.value_and_grad(x)
+        f, g, H = self._fused(x)
+        self._primed = (x.copy(), H)
+        return float(f), np.asarray(g, dtype=float)
+
+    def hessian_at(self, x):
+        primed, self._primed = self._primed, None
+        if primed is not None and np.array_equal(primed[0], x):
+            return primed[1]
+        return self.hess(x)
 
     def value_and_grad(self, x):
         if self._engine_vg is not None:
@@ -260,7 +286,7 @@ class _StaleFactor:
         self.lam2 = lam2
         return -self.solver.upper(half), lam2, 0.0, self.solver.lower
 
-    def pcg(self, problem, x, g):
+    def pcg(self, problem, x, g, enough=0.0):
         if self.products_left < self.last_used or self.last_used > self.solve_cap(len(g)):
             # as H drifts from the factor's, each solve needs more products than the last:
             # one that would outrun the budget would be discarded, and once a solve needs
@@ -268,8 +294,9 @@ class _StaleFactor:
             # build: build H now instead
             self.factor = None
             return None
+        start = problem.step_product(x) if problem.step_product is not None else None
         d, lam2, used = pcg_direction(lambda v: problem.hvp(x, v), g, self.solver.solve,
-                                      self.products_left)
+                                      self.products_left, enough, start)
         self.products_left -= used
         self.last_used = used
         half_solve = self.solver.lower  # still valid once the factor is retired
@@ -280,14 +307,18 @@ class _StaleFactor:
         return d, lam2, 0.0, half_solve
 
 
-def pcg_direction(hvp, g, precondition, max_products):
+def pcg_direction(hvp, g, precondition, max_products, enough=0.0, start=None):
     """Solve H d = -g by CG preconditioned with M^-1 ~ H^-1, with at most ``max_products``.
 
     Stops when the residual's M^-1-norm falls to eta times g's, eta = min(0.1, lambda)
     (lambda ~ sqrt(g^T M^-1 g), the Newton decrement: the error left in f is then of
-    order eta^2 lambda^2, so the steps stay quadratically convergent).  Returns
-    ``(d, -g^T d, products_used)``; ``d`` is None on negative curvature, or when the
-    budget ran out first.
+    order eta^2 lambda^2, so the steps stay quadratically convergent), or when its
+    square r^T M^-1 r, which estimates the decrement left after the step, is at most
+    ``enough`` (the last step need only get below the stopping test).  ``start = (v, H v)``
+    (a direction whose product is already known, e.g. the previous step) makes CG start
+    from the best multiple of v instead of 0, at no product's cost: often that alone
+    meets the tolerance.  Returns ``(d, -g^T d, products_used)``; ``d`` is None on
+    negative curvature, or when the budget ran out first.
     """
     r = -g
     z = precondition(r)
@@ -296,8 +327,12 @@ def pcg_direction(hvp, g, precondition, max_products):
         return None, 0.0, 0
     # (eta ||g||_M)^2 with eta = min(0.1, lambda) and lambda^2 ~ rz: a forcing term that
     # keeps the convergence quadratic (eta ~ sqrt(lambda) would make it only superlinear)
-    target = min(0.1, rz**0.5) ** 2 * rz
+    target = max(min(0.1, rz**0.5) ** 2 * rz, enough)
     d = np.zeros_like(g)
+    if start is not None:
+        d, r, z, rz = _start_along(start, g, d, r, z, rz, precondition)
+        if rz <= target:
+            return d, float(-(g @ d)), 0
     p = z
     used = 0
     while True:
@@ -318,6 +353,22 @@ def pcg_direction(hvp, g, precondition, max_products):
             return None, 0.0, used
         p = z + (rz_new / rz) * p
         rz = rz_new
+
+
+def _start_along(start, g, d, r, z, rz, precondition):
+    """CG's state after a first step to the minimiser of the quadratic model along v
+    (a Galerkin step on span(v), exact since H v is exact); unchanged if v is useless."""
+    v, Hv = start
+    curvature = float(v @ Hv)
+    if not (curvature > 0 and np.all(np.isfinite(Hv))):
+        return d, r, z, rz
+    a = -float(g @ v) / curvature
+    r_new = r - a * Hv
+    z_new = precondition(r_new)
+    rz_new = float(r_new @ z_new)
+    if not rz_new < rz:  # no better than starting from 0
+        return d, r, z, rz
+    return a * v, r_new, z_new, rz_new
 
 
 def newton_direction(H, g):
@@ -387,7 +438,7 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
     x = np.array(x0, dtype=float).reshape(-1)
     if not np.all(np.isfinite(x)):
         raise ValueError("x0 contains NaN or inf; give a finite starting point")
-    f, g = problem.value_and_grad(x)
+    f, g = problem.start(x)
     if not (math.isfinite(f) and np.all(np.isfinite(g))):
         raise ValueError(f"the objective or its gradient is not finite at x0 (f = {f})")
     trace = {key: [] for key in _TRACE_KEYS}
@@ -397,7 +448,7 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
             reason = "gradient"
             break
         # lower_solve: r -> L^-1 r with the undamped factor behind d, or None
-        d, lam2, mu, lower_solve = direction(x, g)
+        d, lam2, mu, lower_solve = direction(x, f, g)
         if _decrement_small(lam2, f, decrement_tol):
             # f - f* ~ lambda^2 / 2 is below the tolerance: finish with the full step,
             # whose decrease a line search could not even resolve in floating point

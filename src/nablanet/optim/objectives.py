@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.optim import _logistic_passes as passes
+
 #: Largest table of per-row feature products x_i x_j that :class:`SoftmaxObjective` keeps
 #: to build its Hessian by one matrix product (above it: a rank-n update per build).
 PAIR_PRODUCTS_BYTES = 64 << 20
@@ -88,7 +90,7 @@ class LogisticObjective(_CachedLogits):
         self.alpha, self.fit_intercept = float(alpha), bool(fit_intercept)
         self.n_features = self.X.shape[1]
         self.n_params = self.n_features + self.fit_intercept
-        self._theta = self._cache = self._rows = self._curvature_of = None
+        self._theta = self._cache = self._rows = None
         self._products_of, self._products = None, []
 
     def split(self, theta):
@@ -97,84 +99,104 @@ class LogisticObjective(_CachedLogits):
         return theta[: self.n_features], (theta[-1] if self.fit_intercept else 0.0)
 
     def _compute(self, theta):
-        z = self._logits_from_products(theta)
-        if z is None and not theta.any():
-            z = np.zeros(len(self.X))  # the usual start: no pass over X needed
-        elif z is None:
-            w, b = self.split(theta)
-            z = self.X @ w
-            z += b
-        softplus = np.logaddexp(0.0, z)  # log(1 + e^z), once per theta
-        return z, softplus, np.exp(z - softplus)  # p = e^z / (1 + e^z), no overflow
+        step = self._step_from_products(theta)
+        if step is not None:
+            state = passes.LogisticState.from_logits(self._cache.z + step[1])
+            state.step = step
+            return state
+        if not theta.any():
+            return passes.LogisticState.at_zero(len(self.X))  # the usual start: no pass
+        # a pass over X is needed for the logits: the gradient comes in the same pass
+        # (a Newton step is nearly always accepted, so it is rarely wasted)
+        return passes.logits_and_gradient(self, theta)
 
     def value(self, theta):
         """Summed weighted log-loss plus penalty (a float)."""
-        z, softplus, _ = self._state(theta)
+        state = self._state(theta)
         w, _ = self.split(theta)
-        loss = self.sample_weight @ softplus - self._weighted_y @ z
+        loss = self.sample_weight @ state.softplus - self._weighted_y @ state.z
         return float(loss + 0.5 * self.alpha * (w @ w))
 
     def gradient(self, theta):
         """``X~^T s (p - y) + alpha (w, 0)``, shape (n_params,)."""
-        _, _, p = self._state(theta)
-        residual = self.sample_weight * p - self._weighted_y
-        w, _ = self.split(theta)
-        grad_w = self.X.T @ residual + self.alpha * w
+        state = self._state(theta)
+        if state.gradient is None and state.step is not None:
+            passes.gradient_and_step_product(self, state, theta)
+        elif state.gradient is None:
+            residual = self.sample_weight * state.p - self._weighted_y
+            state.gradient = self.finish_gradient(self.X.T @ residual, residual,
+                                                  self.split(theta)[0])
+        return state.gradient.copy()
+
+    def finish_gradient(self, grad_w, residual, w):
+        """The gradient from ``X^T residual``: the penalty term and the intercept's entry."""
+        grad_w = grad_w + self.alpha * w
         return np.append(grad_w, residual.sum()) if self.fit_intercept else grad_w
 
     def _curvature(self, theta):
-        state = self._state(theta)
-        if self._curvature_of is not state:  # once per theta: every H v product reuses it
-            z, softplus, _ = state
-            self._curvature_of = state
-            self._curvature_cache = self.sample_weight * np.exp(z - 2.0 * softplus)  # s p (1-p)
-        return self._curvature_cache
+        return passes.curvature(self, self._state(theta))  # s p (1 - p), once per theta
+
+    def row_buffer(self, rows):
+        """A reusable (rows, d) scratch buffer for the Hessian build."""
+        if self._rows is None or self._rows.shape[0] != rows:
+            self._rows = np.empty((rows, self.n_features))
+        return self._rows
 
     def hessian(self, theta):
         """``X~^T diag(s p (1 - p)) X~ + alpha I_w`` as a symmetric rank-n product.
 
-        Built in blocks of rows: each block of sqrt(c)-scaled rows (with sqrt(c) as the
-        intercept column) stays in cache for its syrk (NumPy's ``A.T @ A`` on one
-        buffer), so X is read once and no n x d copy is written.
+        Built in blocks of rows: each block of sqrt(c)-scaled rows stays in cache for its
+        syrk (NumPy's ``A.T @ A`` on one buffer), so X is read once and no n x d copy is
+        written.  If the gradient at theta is not known yet, it comes from the same pass
+        (see :meth:`value_gradient_hessian`).
         """
-        root = np.sqrt(self._curvature(theta))
-        n, d = self.X.shape
-        p = self.n_params
-        block = max(1024, min(n, (3 << 17) // p))  # ~3 MB of scaled rows (measured best)
-        if self._rows is None or self._rows.shape[0] != block:
-            self._rows = np.empty((block, p))
-        H = np.zeros((p, p))
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            rows = self._rows[: stop - start]
-            np.multiply(self.X[start:stop], root[start:stop, None], out=rows[:, :d])
-            if self.fit_intercept:
-                rows[:, d] = root[start:stop]
-            H += rows.T @ rows
-        H[:d, :d].flat[:: d + 1] += self.alpha
-        return H
+        return passes.hessian(self, self._state(theta), theta)
 
-    def _logits_from_products(self, theta):
-        """Logits at theta from the last ones and the products X~ v of the H v calls there.
+    def value_gradient_hessian(self, theta):
+        """``(value, gradient, Hessian)`` at theta with one pass over X instead of two
+        (:func:`~nablanet.optim.newton` starts with it)."""
+        H = self.hessian(theta)
+        return self.value(theta), self.gradient(theta), H
+
+    def previous_step_product(self, theta):
+        """``(v, H v)`` at theta for the step v that led there, if the gradient pass at
+        theta computed it (no pass of its own), else None.  For
+        :func:`~nablanet.optim.newton`, whose next step is usually close to a multiple of v.
+        """
+        state = self._state(theta)
+        return None if state.step_product is None else (state.step[0], state.step_product)
+
+    def _step_from_products(self, theta):
+        """``(v, X~ v)`` for the step v from the last point to theta, from the products
+        X~ v_i of the H v calls there (v = sum c_i v_i, fitted by least squares).
 
         A Newton-CG step is a combination of the vectors CG multiplied by H, so the next
-        point's logits cost O(n k) instead of a pass over X (None when theta is not there,
-        or when X is so small that a pass costs less than the least-squares fit).
+        point's logits z + X~ v cost O(n k) instead of a pass over X (None when theta is
+        not there, or when X is so small that a pass costs less than the fit).
         """
         if self.X.size < self.shortcut_min_size:
             return None
-        if not self._products or self._products_of is not self._cache:
+        products = self._products_here()
+        if not products:
             return None
-        V = np.array([v for v, _ in self._products])
+        V = np.array([v for v, _ in products])
         delta = theta - self._theta
         coef = np.linalg.lstsq(V.T, delta, rcond=None)[0]
         scale = float(np.linalg.norm(delta) + np.linalg.norm(theta))
         if not np.linalg.norm(V.T @ coef - delta) <= 1e-13 * scale:
             return None
-        z = self._cache[0].copy()
-        for c, (_, product) in zip(coef, self._products, strict=True):
-            z += c * product
-        return z
+        step = np.zeros(len(self.X))
+        for c, (_, product) in zip(coef, products, strict=True):
+            step += c * product
+        return V.T @ coef, step
+
+    def _products_here(self):
+        """The ``(v, X~ v)`` pairs known at the current theta: its H v calls' and, first,
+        the step that led here (X~ v does not depend on theta)."""
+        if self._products_of is not self._cache:
+            step = self._cache.step
+            self._products_of, self._products = self._cache, [] if step is None else [step]
+        return self._products
 
     def hvp(self, theta, v):
         """``H v`` without forming H: X~^T (c * (X~ v)) + alpha (v_w, 0).
@@ -192,10 +214,9 @@ class LogisticObjective(_CachedLogits):
             np.dot(rows, v_w, out=z)
             z += v_b
             out_w += rows.T @ (c[start:start + block] * z)
-        if self._products_of is not self._cache:
-            self._products_of, self._products = self._cache, []
-        if len(self._products) < 8:
-            self._products.append((np.array(v, dtype=float), product))
+        products = self._products_here()
+        if len(products) < 8:
+            products.append((np.array(v, dtype=float), product))
         out_w += self.alpha * v_w
         return np.append(out_w, c @ product) if self.fit_intercept else out_w
 
@@ -207,7 +228,7 @@ class LogisticObjective(_CachedLogits):
         """
         if self.alpha > 0:
             return None
-        z = self._state(theta)[0]
+        z = self._state(theta).z
         margins = (2.0 * self.y - 1.0) * z
         if np.all(margins[self.sample_weight > 0] > 0):
             return ("separation", "the classes are linearly separable: the loss tends to 0 "
