@@ -93,3 +93,36 @@ def test_inplace_and_graph_rules_agree_with_differences(rng):
         return ops.sum(w * ops.multiply(ops.leaky_relu(h, 0.1), mask) ** 2)
 
     check_grads(loss, [x], order=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [
+        ("matmul", lambda a, b: ops.matmul(a, b)),
+        ("linear", lambda a, b: ops.linear(a, b.T)),
+    ],
+)
+def test_first_order_rule_matches_graph_rule(rng, monkeypatch, name, build):
+    # the NumPy first-order rule (taken by .backward()) against the graph-building rules
+    # (taken with create_graph=True), on a product whose inputs both need gradients
+    prim = REGISTRY[name]
+    rule, calls = prim.inplace_vjp, []
+
+    def recording(*args, **kwargs):
+        out = rule(*args, **kwargs)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(prim, "inplace_vjp", recording)
+    a_val, b_val = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    w = rng.standard_normal((5, 4))
+    grads = []
+    for create_graph in (False, True):
+        a, b = nb.tensor(a_val, requires_grad=True), nb.tensor(b_val, requires_grad=True)
+        ops.sum(w * build(a, b)).backward(create_graph=create_graph)
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    assert calls == [True]
+    np.testing.assert_allclose(grads[0][0], w @ b_val.T, rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], a_val.T @ w, rtol=1e-12)
+    for first, graph in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_allclose(first, graph, rtol=1e-12)

@@ -44,8 +44,19 @@ def _matmul_rule_b(g, ans, a, b):
     return unbroadcast(matmul2(swapaxes(a, -1, -2), g), shape_of(b), len(shape_of(ans)))
 
 
+def _matmul_first_order(g, ans, needs, a, b):
+    # the two rules above on plain 2-D arrays: g B^T and A^T g straight on NumPy (no
+    # swapaxes or matmul dispatch, no unbroadcast: 2-D operands broadcast nothing)
+    if g.ndim != 2 or type(a) is not np.ndarray or type(b) is not np.ndarray:
+        return None
+    if a.ndim != 2 or b.ndim != 2:
+        return None
+    return g @ b.T if needs[0] else None, a.T @ g if needs[1] else None
+
+
 matmul2 = Primitive("matmul", _matmul_impl)
 matmul2.defvjp(_matmul_rule_a, _matmul_rule_b)
+matmul2.defvjp_inplace(_matmul_first_order, needs_exclusive=False)
 
 
 def matmul(a, b):
