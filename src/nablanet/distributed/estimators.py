@@ -91,27 +91,19 @@ def _set_standard_errors(estimator, hessian, multinomial):
     ``coef_`` (see :class:`~nablanet.models.SoftmaxRegression`).
     """
     if not multinomial:
-        estimator.covariance_ = _inverse(hessian)
-        estimator.bse_ = np.sqrt(np.clip(np.diag(estimator.covariance_), 0.0, None))
+        from nablanet.models.logistic import standard_errors
+
+        estimator.covariance_, estimator.bse_ = standard_errors(hessian)
         return
-    from nablanet.models.softmax import _centred_covariance
+    from nablanet.models.softmax import reference_standard_errors
 
     n_classes = len(estimator.classes_)
     width = hessian.shape[0] // n_classes
     by_class = hessian.reshape(width, n_classes, width, n_classes).transpose(1, 0, 3, 2)
     free = (n_classes - 1) * width
-    reference = _inverse(by_class[:-1, :, :-1, :].reshape(free, free))
-    estimator.covariance_ = _centred_covariance(reference, n_classes, width)
-    variances = np.clip(np.diag(estimator.covariance_), 0.0, None)
-    estimator.bse_ = np.sqrt(variances).reshape(n_classes, width)
-
-
-def _inverse(matrix):
-    """The inverse, or NaN everywhere when the matrix is singular (as the in-memory fits)."""
-    try:
-        return np.linalg.inv(matrix)
-    except np.linalg.LinAlgError:
-        return np.full_like(matrix, np.nan)
+    estimator.covariance_, estimator.bse_ = reference_standard_errors(
+        by_class[:-1, :, :-1, :].reshape(free, free), n_classes, width
+    )
 
 
 def predict_lazily(estimator, method, X):

@@ -88,12 +88,7 @@ class LogisticRegression(NewtonLinearClassifier):
         self.covariance_ = self.bse_ = None
         if self._alpha() > 0:
             return
-        H = objective.hessian(result.x)
-        try:
-            self.covariance_ = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            self.covariance_ = np.full_like(H, np.nan)
-        self.bse_ = np.sqrt(np.clip(np.diag(self.covariance_), 0.0, None))
+        self.covariance_, self.bse_ = standard_errors(objective.hessian(result.x))
 
     def summary(self, feature_names=None, alpha=0.05):
         """Coefficient table: estimate, standard error, z, p-value, confidence interval.
@@ -173,3 +168,13 @@ class CoefficientTable:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+def standard_errors(hessian):
+    """``(covariance_, bse_)`` of an unpenalised fit: H^-1 and the root of its diagonal
+    (NaN everywhere when H is singular)."""
+    try:
+        covariance = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        covariance = np.full_like(hessian, np.nan)
+    return covariance, np.sqrt(np.clip(np.diag(covariance), 0.0, None))

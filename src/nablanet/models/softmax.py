@@ -92,13 +92,9 @@ class SoftmaxRegression(NewtonLinearClassifier):
         if self._alpha() > 0:
             return
         H = objective.hessian(result.x)  # reference-class parameters: invertible
-        try:
-            reference = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            reference = np.full_like(H, np.nan)
-        self.covariance_ = _centred_covariance(reference, objective.n_classes, objective.width)
-        variances = np.clip(np.diag(self.covariance_), 0.0, None)
-        self.bse_ = np.sqrt(variances).reshape(objective.n_classes, objective.width)
+        self.covariance_, self.bse_ = reference_standard_errors(
+            H, objective.n_classes, objective.width
+        )
 
     def summary(self, feature_names=None, alpha=0.05, reference_class=None):
         """Coefficient table: estimate, standard error, z, p-value, confidence interval.
@@ -159,6 +155,21 @@ class SoftmaxRegression(NewtonLinearClassifier):
         covariance = transform @ self.covariance_ @ transform.T
         labels = [f"{self.classes_[k]} vs {self.classes_[r]}" for k in others]
         return contrast @ self._coefficient_matrix(), covariance, labels
+
+
+def reference_standard_errors(hessian, n_classes, width):
+    """``(covariance_, bse_)`` of the centred coefficients of an unpenalised fit.
+
+    ``hessian`` is over the reference-class parameters (the first K - 1 classes, class
+    by class, ``width`` entries each), where it is invertible; a singular one gives NaN.
+    """
+    try:
+        reference = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        reference = np.full_like(hessian, np.nan)
+    covariance = _centred_covariance(reference, n_classes, width)
+    bse = np.sqrt(np.clip(np.diag(covariance), 0.0, None)).reshape(n_classes, width)
+    return covariance, bse
 
 
 def _centred_covariance(reference, n_classes, width):
