@@ -44,6 +44,21 @@ def _matched_batchnorms(rng, **options):
     return ours, theirs
 
 
+def _training_step_matches(ours, theirs, x, up):
+    """One training step of both batch norms: output, input and parameter gradients and
+    running statistics agree; returns our output."""
+    ours.zero_grad()
+    theirs.zero_grad()
+    out_n, out_t, gx_n, gx_t = _run_both(ours, theirs, x, up)
+    _close(out_n, out_t)
+    _close(gx_n, gx_t)
+    _close(ours.weight.grad, theirs.weight.grad)
+    _close(ours.bias.grad, theirs.bias.grad)
+    _close(ours.running_mean, theirs.running_mean)
+    _close(ours.running_var, theirs.running_var)
+    return out_n
+
+
 def test_linear(rng):
     ours = nn.Linear(5, 3, generator=rng)
     theirs = torch.nn.Linear(5, 3).double()
@@ -63,16 +78,7 @@ def test_batchnorm_training_steps_then_eval(momentum, rng):
     ours, theirs = _matched_batchnorms(rng, momentum=momentum)
     for step in range(4):
         x = rng.standard_normal((6 + step, 3)) * 3 + 1
-        up = rng.standard_normal(x.shape)
-        ours.zero_grad()
-        theirs.zero_grad()
-        out_n, out_t, gx_n, gx_t = _run_both(ours, theirs, x, up)
-        _close(out_n, out_t)
-        _close(gx_n, gx_t)
-        _close(ours.weight.grad, theirs.weight.grad)
-        _close(ours.bias.grad, theirs.bias.grad)
-        _close(ours.running_mean, theirs.running_mean)
-        _close(ours.running_var, theirs.running_var)
+        _training_step_matches(ours, theirs, x, rng.standard_normal(x.shape))
         assert int(ours.num_batches_tracked.numpy()) == int(theirs.num_batches_tracked)
     ours.eval()
     theirs.eval()
@@ -215,17 +221,8 @@ def test_batchnorm_on_sequences_n_c_l(shape, rng):
     ours, theirs = _matched_batchnorms(rng)
     for _ in range(2):
         x = rng.standard_normal(shape) * 2 + 1
-        up = rng.standard_normal(shape)
-        ours.zero_grad()
-        theirs.zero_grad()
-        out_n, out_t, gx_n, gx_t = _run_both(ours, theirs, x, up)
-        assert out_n.shape == shape
-        _close(out_n, out_t)
-        _close(gx_n, gx_t)
-        _close(ours.weight.grad, theirs.weight.grad)
-        _close(ours.bias.grad, theirs.bias.grad)
-        _close(ours.running_mean, theirs.running_mean)
-        _close(ours.running_var, theirs.running_var)
+        out = _training_step_matches(ours, theirs, x, rng.standard_normal(shape))
+        assert out.shape == shape
     ours.eval()
     theirs.eval()
     x, up = rng.standard_normal(shape), rng.standard_normal(shape)
