@@ -140,6 +140,10 @@ def throughput(batch, rounds, libraries):
         if "nablanet" in per_round and peer in per_round:
             ratios = [p / o for o, p in zip(per_round["nablanet"], per_round[peer], strict=True)]
             result[f"throughput_nablanet_over_{peer}"] = statistics.median(ratios)
+            # the spread of the same-round ratios: on a shared machine one run's median
+            # can move by 0.1, so a figure is quoted with its quartiles
+            low, _, high = statistics.quantiles(ratios, n=4)
+            result[f"throughput_nablanet_over_{peer}_quartiles"] = [low, high]
     return result
 
 
@@ -234,7 +238,9 @@ def _print(res, libraries):
     for peer in ("torch", "numpy"):
         key = f"throughput_nablanet_over_{peer}"
         if key in res:
-            print(f"             nablanet / {peer} throughput: {res[key]:.3f}")
+            low, high = res[f"{key}_quartiles"]
+            print(f"             nablanet / {peer} throughput: {res[key]:.3f} "
+                  f"(quartiles of the rounds {low:.3f}-{high:.3f})")
     for name, mem in res.get("memory", {}).items():
         print(f"             {name:8s} process peak {mem['process_peak_MB']:6.1f} MB, "
               f"training peak {mem['training_peak_MB']:6.1f} MB "
