@@ -54,6 +54,25 @@ def test_leaky_relu_derivative_is_slope_at_zero_and_below():
     np.testing.assert_array_equal(nb.grad(lambda x: ops.relu(x).sum())(x), [0.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("slope", [0.1, 0.3, 2.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_traced_and_plain_paths_agree(slope, dtype, rng):
+    # a recorded call and a plain one give the same values, signs of zero and dtype, for
+    # slopes below and above 1 (max(x, s x) or min) and for special values; the gradient
+    # is the slope, 1 above zero and s at and below it
+    x = np.concatenate([rng.standard_normal(20) * 5, [0.0, -0.0, np.inf, -np.inf, np.nan,
+                                                        1e4, -1e4]]).astype(dtype)
+    plain = ops.leaky_relu(x, slope)
+    traced = ops.leaky_relu(nb.tensor(x, requires_grad=True), slope)
+    assert traced.dtype == plain.dtype == dtype and traced.requires_grad
+    np.testing.assert_array_equal(traced.numpy(), plain)
+    np.testing.assert_array_equal(np.signbit(traced.numpy()), np.signbit(plain))
+    w = rng.standard_normal(x.shape).astype(dtype)
+    with np.errstate(invalid="ignore"):  # the loss itself is NaN here; its gradient is not
+        g = nb.grad(lambda x: ops.sum(w * ops.leaky_relu(x, slope)))(x)
+    np.testing.assert_array_equal(g, w * np.where(x > 0, dtype(1), dtype(slope)))
+
+
 def test_softmax_jacobian_closed_form(rng):
     z = rng.standard_normal(5)
     p = ops.softmax(z)
