@@ -43,7 +43,12 @@ from nablanet.ops.activations import _leaky_relu_impl, _leaky_relu_inplace
 from nablanet.ops.arithmetic import _multiply_inplace
 from nablanet.ops.dense import _linear_first_order, _linear_impl
 from nablanet.ops.losses import _ce_index_first_order, _ce_index_impl, _plain_labels
-from nablanet.ops.normalization import _batch_norm_impl, _batch_norm_inplace, _update_running
+from nablanet.ops.normalization import (
+    _batch_norm_impl,
+    _batch_norm_inplace,
+    _update_running,
+    batch_statistics,
+)
 from nablanet.optim import SGD
 
 ALL, NOT_INPUT = [True, True, True], [False, True, True]
@@ -69,16 +74,10 @@ def flat_step(net, opt):
 
     def step(xb, yb):
         n = len(xb)
-        # forward: linear, batch norm (statistics as _batch_norm_train computes them),
+        # forward: linear, batch norm (the statistics _batch_norm_train computes),
         # leaky ReLU, dropout, linear, cross-entropy
         z1 = _linear_impl(xb, W1, b1)
-        mean = np.add.reduce(z1, axis=0)
-        mean /= n
-        xhat = z1 - mean
-        var = np.einsum("ij,ij->j", xhat, xhat)
-        var /= n
-        inv_std = 1 / np.sqrt(var + bn.eps)
-        xhat *= inv_std
+        mean, var, inv_std, xhat = batch_statistics(z1, bn.eps)
         _update_running(running_mean, running_var, mean, var, n, bn.momentum)
         tracked[...] += 1
         y = _batch_norm_impl(z1, gamma, beta, inv_std, xhat)

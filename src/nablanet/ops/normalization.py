@@ -182,10 +182,8 @@ def batch_norm(
     return out
 
 
-def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, tracked):
-    xv = np.asarray(raw(x))
-    if xv.dtype.kind != "f":
-        xv = xv.astype(np.float64)
+def batch_statistics(xv, eps):
+    """Batch mean, biased variance, 1/sqrt(var + eps) and xhat of a plain (N, C) array."""
     n = xv.shape[0]
     # one pass per statistic, no squared temporary: mean, centred, sum of squares
     mean = np.add.reduce(xv, axis=0)
@@ -195,6 +193,15 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
     var /= n
     inv_std = 1 / np.sqrt(var + eps)
     xhat *= inv_std
+    return mean, var, inv_std, xhat
+
+
+def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, tracked):
+    xv = np.asarray(raw(x))
+    if xv.dtype.kind != "f":
+        xv = xv.astype(np.float64)
+    n = xv.shape[0]
+    mean, var, inv_std, xhat = batch_statistics(xv, eps)
     if momentum is None:
         if not tracked:
             raise ValueError(
