@@ -56,8 +56,8 @@ def backprop(root, cotangent, targets=None, create_graph=False, release=False):
         queue, pending = sums.queue, sums.pending
         while queue:
             node = heappop(queue)[1]
-            g = pending.pop(id(node))
-            _propagate(node, g, create_graph, sums, stop_ids)
+            # (no local for the cotangent: see _ENGINE_REFS)
+            _propagate(node, pending.pop(id(node)), create_graph, sums, stop_ids)
             if release:
                 node._args = ()
                 node._kwargs = {}
@@ -87,19 +87,9 @@ class _Sums:
         self.in_place = not create_graph
 
     def _add(self, key, old, new):
-        if (
-            self.in_place
-            and key in self.owned
-            and type(new) is np.ndarray
-            and new.shape == old.shape
-            and new.dtype == old.dtype
-        ):
-            old += new
-            return old
-        total = old + new
-        if self.in_place and type(total) is np.ndarray:
-            self.owned.add(key)
-        return total
+        if not self.in_place:
+            return old + new
+        return add_owned(self.owned, key, old, new)
 
     def add_pending(self, arg, cot):
         key = id(arg)
@@ -119,17 +109,55 @@ class _Sums:
             leaves[key] = (leaf, cot)
 
 
+def add_owned(owned, key, old, new):
+    """``old + new`` for a first-order pass, in ``old``'s buffer when the sum owns it.
+
+    ``owned`` holds the keys whose sums were computed here (fresh buffers nobody else
+    sees); arrays handed in by rules may be views of others and are never written to.
+    """
+    if key in owned and type(new) is np.ndarray and new.shape == old.shape and (
+            new.dtype == old.dtype):
+        old += new
+        return old
+    total = old + new
+    if type(total) is np.ndarray:
+        owned.add(key)
+    return total
+
+
+def first_order_cotangents(prim, g, ans, needs, values, kwargs):
+    """The cotangents of a node's arguments on plain arrays (the rule the engine picks).
+
+    The in-place variant runs when it may: ``g`` must be held by nobody but the caller's
+    one reference (``_ENGINE_REFS``) if the variant writes into it.  Shared by the backward
+    pass and by the replayed training step, so both pick the same rule.
+    """
+    if prim.inplace_vjp is not None:
+        if (not prim.inplace_needs_exclusive or _exclusive(g)) and prim.inplace_vjp_valid():
+            cots = prim.inplace_vjp(g, ans, needs, *values, **kwargs)
+            if cots is not None:
+                return cots
+    if prim.joint_vjp is not None:
+        return prim.joint_vjp(g, ans, needs, *values, **kwargs)
+    rules = prim.vjps
+    if rules is None:
+        return prim.vjp(g, ans, values, kwargs, needs)
+    return [
+        rules[i](g, ans, *values, **kwargs) if need and rules[i] is not None else None
+        for i, need in enumerate(needs)
+    ]
+
+
 def _propagate(node, g, create_graph, sums, stop_ids):
     args = node._args
     prim = node._prim
     kwargs = node._kwargs
     needs = []
     if create_graph:
-        ans, values = node, args
         for a in args:
             needs.append(isinstance(a, Tensor) and a.requires_grad)
+        cots = prim.vjp(g, node, args, kwargs, needs)
     else:
-        ans = node.data
         values = []
         for a in args:
             if isinstance(a, Tensor):
@@ -138,23 +166,7 @@ def _propagate(node, g, create_graph, sums, stop_ids):
             else:
                 values.append(a)
                 needs.append(False)
-    cots = None
-    if not create_graph and prim.inplace_vjp is not None:
-        if (not prim.inplace_needs_exclusive or _exclusive(g)) and prim.inplace_vjp_valid():
-            cots = prim.inplace_vjp(g, ans, needs, *values, **kwargs)
-    if cots is not None:
-        pass
-    elif prim.joint_vjp is not None:
-        cots = prim.joint_vjp(g, ans, needs, *values, **kwargs)
-    else:
-        rules = prim.vjps
-        if rules is None:
-            cots = prim.vjp(g, ans, values, kwargs, needs)
-        else:
-            cots = [
-                rules[i](g, ans, *values, **kwargs) if need and rules[i] is not None else None
-                for i, need in enumerate(needs)
-            ]
+        cots = first_order_cotangents(prim, g, node.data, needs, values, kwargs)
     for arg, need, cot in zip(args, needs, cots, strict=True):
         if not need or cot is None:
             continue
@@ -164,8 +176,10 @@ def _propagate(node, g, create_graph, sums, stop_ids):
             sums.add_pending(arg, cot)
 
 
-#: References to a cotangent held only by the backward loop: its local, this call's
-#: argument, ``_exclusive``'s argument and ``sys.getrefcount``'s own (CPython 3.11; pinned by
+#: References to a cotangent held only by the backward loop: ``_propagate``'s argument,
+#: ``first_order_cotangents``' argument, ``_exclusive``'s argument and ``sys.getrefcount``'s
+#: own (CPython 3.11; the replayed step calls ``first_order_cotangents`` from a loop holding
+#: the cotangent in one local, the same count; pinned by
 #: ``tests/test_autodiff_inplace.py``, which also checks that a shared cotangent is never
 #: written to).
 _ENGINE_REFS = 4
@@ -222,8 +236,16 @@ def backward_into_leaves(root, gradient, create_graph, retain_graph):
             )
     retain = create_graph if retain_graph is None else retain_graph
     leaves = backprop(root, gradient, None, create_graph, release=not retain)
-    handed_out = {id(gradient)}
-    for leaf, cot in leaves.values():
+    store_leaf_grads(leaves.values(), {id(gradient)})
+
+
+def store_leaf_grads(pairs, handed_out):
+    """Add each ``(leaf, cotangent)`` into ``leaf.grad``, as :meth:`Tensor.backward` does.
+
+    ``handed_out`` holds the ids of arrays the caller owns (the seed cotangent); a grad
+    that would share memory with one of them, or with another leaf's, is copied.
+    """
+    for leaf, cot in pairs:
         if not isinstance(cot, Tensor):
             # A .grad must own its buffer: rules pass cotangents through (add, reshape),
             # so the same array may reach two leaves or be the caller's `gradient`, and

@@ -23,6 +23,8 @@ can be differentiated again.
 
 from __future__ import annotations
 
+from threading import get_ident
+
 import numpy as np
 
 from nablanet.autodiff import mode
@@ -30,6 +32,10 @@ from nablanet.autodiff.tensor import Tensor
 
 #: Every primitive by name; the tests walk it so none goes unchecked.
 REGISTRY = {}
+
+#: The recorders tracing a training step, by thread (:mod:`nablanet.autodiff.replay`).
+#: Empty outside a trace, so an ordinary call pays one truth test for it.
+RECORDERS = {}
 
 
 class Primitive:
@@ -43,12 +49,18 @@ class Primitive:
         The forward computation on NumPy arrays.
     differentiable : bool, default True
         False for functions whose derivative is zero almost everywhere (sign,
-        comparisons); they never record.
+        comparisons) and for the steps of a layer that are not differentiated (a
+        dropout mask's draw, batch statistics); they never record.
+    guard : bool, default False
+        The result (``None`` or not) chooses the caller's path, so a replayed step
+        re-checks it before anything else and runs eagerly when it changes
+        (:class:`nablanet.optim.TrainStep`).  Its arguments must be the step's inputs
+        or constants.
     """
 
     # No __slots__: each primitive carries its own docstring (``help(nb.exp)``).
 
-    def __init__(self, name, impl, differentiable=True, doc=None):
+    def __init__(self, name, impl, differentiable=True, doc=None, guard=False):
         if name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
         self.name = name
@@ -59,6 +71,7 @@ class Primitive:
         self.inplace_needs_exclusive = True
         self._inplace_for = None
         self.differentiable = differentiable
+        self.guard = guard
         self.__doc__ = doc or f"The ``{name}`` primitive (see nablanet.ops)."
         REGISTRY[name] = self
 
@@ -99,6 +112,10 @@ class Primitive:
         return self.inplace_vjp is not None and self._inplace_for is current
 
     def __call__(self, *args, **kwargs):
+        if RECORDERS:
+            recorder = RECORDERS.get(get_ident())
+            if recorder is not None and not recorder.busy:
+                return recorder.record(self, args, kwargs)
         traced = False
         raw_args = None
         for i, a in enumerate(args):

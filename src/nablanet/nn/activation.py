@@ -18,6 +18,8 @@ class ReLU(Module):
     array([0., 2.])
     """
 
+    replayable = True
+
     def forward(self, x):
         """Apply the activation."""
         return act.relu(x)
@@ -38,6 +40,8 @@ class LeakyReLU(Module):
     >>> nn.LeakyReLU(0.1)(np.array([-1.0, 2.0]))
     array([-0.1,  2. ])
     """
+
+    replayable = True
 
     def __init__(self, negative_slope=0.01):
         super().__init__()
@@ -62,6 +66,8 @@ class Sigmoid(Module):
     array([0.5])
     """
 
+    replayable = True
+
     def forward(self, x):
         """Apply the activation."""
         return act.sigmoid(x)
@@ -77,6 +83,8 @@ class Tanh(Module):
     >>> nn.Tanh()(np.array([0.0]))
     array([0.])
     """
+
+    replayable = True
 
     def forward(self, x):
         """Apply the activation."""
@@ -97,6 +105,8 @@ class Softmax(Module):
     >>> nn.Softmax()(np.array([[0.0, 0.0]]))
     array([[0.5, 0.5]])
     """
+
+    replayable = True
 
     def __init__(self, dim=-1):
         super().__init__()

@@ -41,6 +41,8 @@ class Dropout(Module):
     array([1., 1., 1.])
     """
 
+    replayable = True
+
     def __init__(self, p=0.5, inverted=True, generator=None):
         super().__init__()
         if not 0.0 <= p <= 1.0:
@@ -77,6 +79,8 @@ class GaussianDropout(Module):
     >>> nn.GaussianDropout(p=0.5).sigma2
     1.0
     """
+
+    replayable = True
 
     def __init__(self, p=None, sigma2=None, generator=None):
         super().__init__()

@@ -34,6 +34,8 @@ class Linear(Module):
     ((2, 3), (5, 2))
     """
 
+    replayable = True
+
     def __init__(self, in_features, out_features, bias=True, generator=None, dtype=np.float64):
         super().__init__()
         if in_features < 1 or out_features < 1:

@@ -43,6 +43,11 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
+    @property
+    def replayable(self):
+        """Class weights and label smoothing build targets outside primitives."""
+        return self.weight is None and not self.label_smoothing
+
     def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
         """Loss of logits ``input`` (N, C) against ``target``."""
         return losses.cross_entropy(
@@ -71,6 +76,11 @@ class BCEWithLogitsLoss(_Loss):
         super().__init__(reduction)
         self.weight = weight
         self.pos_weight = pos_weight
+
+    @property
+    def replayable(self):
+        """``pos_weight`` mixes the targets outside primitives."""
+        return self.pos_weight is None
 
     def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
         """Loss of logits ``input`` against ``target`` in [0, 1]."""
@@ -118,6 +128,8 @@ class MSELoss(_Loss):
     >>> float(nn.MSELoss()(np.array([1.0, 3.0]), np.zeros(2)))
     5.0
     """
+
+    replayable = True
 
     def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
         """Loss of ``input`` against ``target``."""

@@ -96,6 +96,12 @@ class Module:
     ['factor']
     """
 
+    #: Whether :class:`nablanet.optim.TrainStep` may replay this module's recorded calls:
+    #: True when everything its forward does that varies between batches (values, random
+    #: draws, state updates) happens inside nablanet primitives, and no Python branch
+    #: depends on values.  nablanet's own layers set it; a subclass sets it to opt in.
+    replayable = False
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -321,6 +327,8 @@ class Sequential(Module):
       (1): ReLU()
     )
     """
+
+    replayable = True
 
     def __init__(self, *modules):
         super().__init__()

@@ -52,6 +52,8 @@ class BatchNorm1d(Module):
     array([0.2, 0.2])
     """
 
+    replayable = True
+
     def __init__(
         self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
         dtype=np.float64,
@@ -113,11 +115,9 @@ class BatchNorm1d(Module):
         self._check_input(x, use_batch)
         if params["weight"] is not None:
             x = check_dtype("BatchNorm1d", x, params["weight"].data.dtype)
-        tracked = None
+        counter = None
         if self.training and self.track_running_stats:
-            counter = buffers["num_batches_tracked"].data
-            tracked = int(counter) + 1
-            counter[...] = tracked
+            counter = buffers["num_batches_tracked"].data  # counted by the statistics step
         running = not self.training or self.track_running_stats
         if use_batch:
             # the functional form without its argument checks: this module's own
@@ -125,18 +125,11 @@ class BatchNorm1d(Module):
             return batch_norm_train(
                 x, running_mean if running else None,
                 buffers["running_var"] if running else None, params["weight"],
-                params["bias"], self.momentum, self.eps, tracked,
+                params["bias"], self.momentum, self.eps, None, counter,
             )
         return batch_norm(
-            x,
-            running_mean if running else None,
-            buffers["running_var"] if running else None,
-            params["weight"],
-            params["bias"],
-            training=use_batch,
-            momentum=self.momentum,
-            eps=self.eps,
-            num_batches_tracked=tracked,
+            x, running_mean, buffers["running_var"], params["weight"], params["bias"],
+            training=False, eps=self.eps,
         )
 
     def extra_repr(self):

@@ -243,9 +243,8 @@ _ce_index.defvjp_joint(_ce_index_rule)
 _ce_index.defvjp_inplace(_ce_index_first_order, needs_exclusive=False)
 
 
-def _plain_labels(target, shape, ignore_index):
+def _plain_labels_impl(labels, shape, ignore_index):
     """The labels as an integer array when every one is a valid class index, else None."""
-    labels = np.asarray(raw(target))
     if labels.dtype.kind not in "iu" or labels.shape != shape[:-1] or labels.size == 0:
         return None
     low, high = np.minimum.reduce(labels, axis=None), np.maximum.reduce(labels, axis=None)
@@ -253,6 +252,17 @@ def _plain_labels(target, shape, ignore_index):
             labels == ignore_index)):
         return None
     return labels
+
+
+# a guard: whether the fused path applies depends on the labels' values
+_plain_labels_guard = Primitive(
+    "class_index_labels", _plain_labels_impl, differentiable=False, guard=True
+)
+
+
+def _plain_labels(target, shape, ignore_index):
+    """The labels as an integer array when every one is a valid class index, else None."""
+    return _plain_labels_guard(np.asarray(raw(target)), shape, ignore_index)
 
 
 def _index_targets(target, n_classes, ignore_index, dtype, expected_shape):

@@ -173,7 +173,7 @@ def batch_norm(
             "batch_norm: evaluation mode needs running_mean and running_var; "
             "pass training=True to normalise with the batch statistics"
         )
-    inv_std = 1 / np.sqrt(raw(running_var) + eps)
+    inv_std = _inverse_std(raw(running_var), eps)
     out = (x - raw(running_mean)) * inv_std
     if weight is not None:
         out = out * weight
@@ -196,11 +196,14 @@ def batch_statistics(xv, eps):
     return mean, var, inv_std, xhat
 
 
-def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, tracked):
-    xv = np.asarray(raw(x))
-    if xv.dtype.kind != "f":
-        xv = xv.astype(np.float64)
-    n = xv.shape[0]
+def _training_statistics_impl(x, running_mean, running_var, momentum, eps, tracked=None,
+                              counter=None):
+    # one batch's inv_std and xhat, and its effects: the batch counter (when given) and
+    # the running statistics, updated in place, so that a replayed step repeats them
+    xv = x if x.dtype.kind == "f" else x.astype(np.float64)
+    if counter is not None:
+        counter += 1
+        tracked = int(counter)
     mean, var, inv_std, xhat = batch_statistics(xv, eps)
     if momentum is None:
         if not tracked:
@@ -210,8 +213,28 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         factor = 1.0 / tracked
     else:
         factor = float(momentum)
-    _update_running(running_mean, running_var, mean, var, n, factor)
+    _update_running(running_mean, running_var, mean, var, xv.shape[0], factor)
+    return inv_std, xhat
+
+
+_training_statistics = Primitive(
+    "batch_norm_statistics", _training_statistics_impl, differentiable=False
+)
+
+
+def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, tracked,
+                      counter=None):
+    """Training-mode batch norm; ``counter`` (a 0-d array) is incremented first if given."""
+    inv_std, xhat = _training_statistics(
+        np.asarray(raw(x)), raw(running_mean), raw(running_var), momentum, eps,
+        tracked=tracked, counter=counter,
+    )
     return _batch_norm(x, weight, bias, inv_std, xhat, eps=float(eps))
+
+
+_inverse_std = Primitive(
+    "inverse_std", lambda var, eps: 1 / np.sqrt(var + eps), differentiable=False
+)
 
 
 __all__ = ["batch_norm"]

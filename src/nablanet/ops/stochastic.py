@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import raw, shape_of
 from nablanet.ops.arithmetic import multiply
 
@@ -20,17 +21,47 @@ def _float_dtype(x):
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
-def _uniform(generator, shape, dtype):
-    if generator is None:
-        generator = np.random.default_rng()
-    if not isinstance(generator, np.random.Generator):
+def _check_generator(generator):
+    if generator is not None and not isinstance(generator, np.random.Generator):
         raise TypeError(
             f"generator must be a numpy.random.Generator, got {type(generator).__name__}; "
             "create one with numpy.random.default_rng(seed)"
         )
+
+
+def _uniform(generator, shape, dtype):
+    if generator is None:
+        generator = np.random.default_rng()
     if dtype.type is np.float32 or dtype.type is np.float64:
         return generator.random(shape, dtype=dtype)
     return generator.random(shape)
+
+
+def _scaled_mask_impl(generator, shape, dtype, p, scale):
+    # keep with probability 1 - p, survivors scaled; a primitive so that a replayed
+    # step draws a fresh mask (generator None: a fresh unseeded one, as eagerly)
+    uniform = _uniform(generator, shape, dtype)
+    if uniform.dtype == dtype:
+        # keep-test and scaling in one pass, into the uniform draws' own buffer
+        return np.multiply(uniform >= p, dtype.type(scale), out=uniform)
+    mask = (uniform >= p).astype(dtype)
+    return mask * scale if scale != 1.0 else mask
+
+
+_scaled_mask = Primitive("dropout_mask_draw", _scaled_mask_impl, differentiable=False)
+
+
+def _gaussian_noise_impl(generator, shape, dtype, sigma2):
+    # 1 + sqrt(sigma2) * N(0, 1), drawn by a primitive for the same reason as the mask
+    if generator is None:
+        generator = np.random.default_rng()
+    noise = generator.standard_normal(shape, dtype=dtype)
+    noise *= np.sqrt(sigma2)
+    noise += 1
+    return noise
+
+
+_gaussian_noise = Primitive("gaussian_noise_draw", _gaussian_noise_impl, differentiable=False)
 
 
 def dropout_mask(shape, p, generator=None, dtype=np.float64):
@@ -56,7 +87,8 @@ def dropout_mask(shape, p, generator=None, dtype=np.float64):
     array([1., 1., 1., 1.])
     """
     dtype = np.dtype(dtype)
-    return (_uniform(generator, shape, dtype) >= p).astype(dtype)
+    _check_generator(generator)
+    return _scaled_mask(generator, tuple(shape), dtype, p, 1.0)
 
 
 def dropout(x, p=0.5, training=True, generator=None, inverted=True, mask=None):
@@ -99,13 +131,8 @@ def dropout(x, p=0.5, training=True, generator=None, inverted=True, mask=None):
     if mask is None:
         if p == 0.0:
             return x
-        uniform = _uniform(generator, shape_of(x), dtype)
-        if uniform.dtype == dtype:
-            # keep-test and scaling in one pass, into the uniform draws' own buffer
-            mask = np.multiply(uniform >= p, dtype.type(scale), out=uniform)
-            # d (x * M) / dx = M  (C3)
-            return multiply(x, mask)
-        mask = (uniform >= p).astype(dtype)
+        _check_generator(generator)
+        mask = _scaled_mask(generator, tuple(shape_of(x)), dtype, p, scale)
     else:
         mask = np.asarray(raw(mask)).astype(dtype)
         if mask.shape != tuple(shape_of(x)):
@@ -113,8 +140,8 @@ def dropout(x, p=0.5, training=True, generator=None, inverted=True, mask=None):
                 f"dropout: mask must have the input's shape {tuple(shape_of(x))}, "
                 f"got {mask.shape}"
             )
-    if inverted:
-        mask = mask * scale
+        if inverted:
+            mask = mask * scale
     # d (x * M) / dx = M  (C3)
     return multiply(x, mask)
 
@@ -148,12 +175,8 @@ def gaussian_dropout(x, sigma2, training=True, generator=None):
         raise ValueError(f"gaussian_dropout: sigma2 must be >= 0, got {sigma2}")
     if not training or sigma2 == 0:
         return x
-    if generator is None:
-        generator = np.random.default_rng()
-    dtype = _float_dtype(x)
-    noise = generator.standard_normal(shape_of(x), dtype=dtype)
-    noise *= np.sqrt(sigma2)
-    noise += 1
+    _check_generator(generator)
+    noise = _gaussian_noise(generator, tuple(shape_of(x)), _float_dtype(x), sigma2)
     # d (x * delta) / dx = delta  (C5)
     return multiply(x, noise)
 

@@ -21,10 +21,11 @@ from nablanet.optim.objectives import (
 )
 from nablanet.optim.roots import RootResult, measured_order, newton_root
 from nablanet.optim.stopping import ConvergenceWarning, EarlyStopping, StoppingRule
+from nablanet.optim.train_step import TrainStep
 
 __all__ = [
     "GD", "SGD", "Adam", "AdamW", "ConvergenceWarning", "EarlyStopping", "LogisticObjective",
     "NewtonResult", "Optimizer", "RootResult", "SoftmaxObjective", "StoppingRule",
-    "armijo_backtracking", "gaussian_dropout_ridge", "is_linearly_separable", "measured_order",
+    "TrainStep", "armijo_backtracking", "gaussian_dropout_ridge", "is_linearly_separable", "measured_order",
     "newton", "newton_cg", "newton_root",
 ]

@@ -1,0 +1,354 @@
+"""Record a step's primitive calls once, then replay them as a flat list of kernels.
+
+An eager training step spends most of its Python time outside the arithmetic: module
+calls, Tensor wrappers, the recorded graph, the backward heap.  A :class:`Recorder`
+notes every primitive call of one eager step (the function, where each argument came
+from, the result); :meth:`Program.build` turns that tape into
+
+* a forward list: each primitive's ``impl`` with its arguments read from slots (results
+  of earlier calls and the step's inputs), from live tensors (parameters and buffers,
+  read at each replay so that in-place updates and ``load_state_dict`` are seen) or
+  frozen constants;
+* a backward list: the recorded nodes in decreasing creation order (the order the
+  engine's heap pops them), each with the first-order rule the engine would pick
+  (:func:`~nablanet.autodiff.engine.first_order_cotangents`) and where its cotangents go.
+
+:meth:`Program.run` replays both on fresh inputs and returns the loss and the leaves'
+cotangents, bit for bit what the eager step computes.  Everything that varies between
+steps must therefore happen inside primitives: dropout masks, batch statistics and the
+running-statistics update are primitives for this reason; a primitive marked ``guard``
+(the class-label check of cross-entropy) is re-run before anything else, and a changed
+answer makes the replay decline (:class:`ReplayMiss`).  The caller
+(:class:`nablanet.optim.TrainStep`) builds two programs from two eager steps and replays
+only when they agree, which catches values computed outside primitives.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from threading import get_ident
+
+import numpy as np
+
+from nablanet.autodiff.engine import add_owned, first_order_cotangents
+from nablanet.autodiff.primitive import RECORDERS
+from nablanet.autodiff.tensor import Tensor
+
+_SLOT, _LIVE, _CONST = 0, 1, 2  # where an argument comes from
+_AS_IS, _ARRAY, _MANY = 0, 1, 2  # what a call returns: any value, an array (a Tensor's), a tuple
+
+
+class NotReplayable(Exception):
+    """The recorded step cannot be replayed (the message says why)."""
+
+
+class ReplayMiss(Exception):
+    """A guard's answer changed: this step must run eagerly."""
+
+
+class Recorder:
+    """The primitive calls of one thread while it is recording (see :func:`recording`)."""
+
+    __slots__ = ("entries", "busy")
+
+    def __init__(self):
+        self.entries = []
+        self.busy = False
+
+    def record(self, prim, args, kwargs):
+        """Run ``prim`` (calls it makes itself are not recorded) and note the call."""
+        self.busy = True
+        try:
+            result = prim(*args, **kwargs)
+        finally:
+            self.busy = False
+        self.entries.append((prim, args, kwargs, result))
+        return result
+
+
+@contextmanager
+def recording():
+    """Record the primitive calls this thread makes inside the block.
+
+    Yields
+    ------
+    Recorder
+        Its ``entries`` are ``(primitive, args, kwargs, result)`` in call order.
+    """
+    key = get_ident()
+    if key in RECORDERS:
+        raise RuntimeError("recording() is already active on this thread")
+    recorder = RECORDERS[key] = Recorder()
+    try:
+        yield recorder
+    finally:
+        del RECORDERS[key]
+
+
+class _Resolver:
+    """Where each value of the tape comes from: a slot, a live tensor or a constant."""
+
+    def __init__(self, inputs, live):
+        self.slot_of_array = {id(a): i for i, a in enumerate(inputs)}
+        self.slot_of_tensor = {}
+        self.live = live  # id(array) -> the Tensor holding it
+        self.n_slots = len(inputs)
+
+    def source(self, value):
+        if isinstance(value, Tensor):
+            slot = self.slot_of_tensor.get(id(value), self.slot_of_array.get(id(value.data)))
+            if slot is not None:
+                return _SLOT, slot
+            if value._prim is not None:
+                raise NotReplayable("a recorded tensor from outside the step is used in it")
+            if id(value.data) in self.live or value.requires_grad:
+                return _LIVE, value
+            return _CONST, value.data
+        if type(value) is np.ndarray:
+            key = id(value)
+            if key in self.slot_of_array:
+                return _SLOT, self.slot_of_array[key]
+            if key in self.live:
+                return _LIVE, self.live[key]
+        return _CONST, value
+
+    def new_slot(self, value):
+        slot = self.n_slots
+        self.n_slots += 1
+        if isinstance(value, Tensor):
+            self.slot_of_tensor[id(value)] = slot
+            self.slot_of_array[id(value.data)] = slot
+        elif type(value) is np.ndarray:
+            self.slot_of_array[id(value)] = slot
+        return slot
+
+
+class _Call:
+    """Arguments of one call: a template with constants, filled from slots and live tensors."""
+
+    __slots__ = ("template", "fills", "lives", "kwargs", "kw_fills", "kw_lives", "signature")
+
+    def __init__(self, resolver, args, kwargs):
+        self.template, self.fills, self.lives = [], [], []
+        signature = []
+        for pos, value in enumerate(args):
+            kind, ref = resolver.source(value)
+            self.template.append(ref if kind == _CONST else None)
+            if kind == _SLOT:
+                self.fills.append((pos, ref))
+            elif kind == _LIVE:
+                self.lives.append((pos, ref))
+            signature.append((kind, ref))
+        self.kwargs, self.kw_fills, self.kw_lives = {}, [], []
+        for name, value in kwargs.items():
+            kind, ref = resolver.source(value)
+            if kind == _CONST:
+                self.kwargs[name] = ref
+            elif kind == _SLOT:
+                self.kw_fills.append((name, ref))
+            else:
+                self.kw_lives.append((name, ref))
+            signature.append((name, kind, ref))
+        self.signature = signature
+
+    def values(self, slots):
+        args = self.template.copy()
+        for pos, slot in self.fills:
+            args[pos] = slots[slot]
+        for pos, tensor in self.lives:
+            args[pos] = tensor.data
+        kwargs = self.kwargs
+        if self.kw_fills or self.kw_lives:
+            kwargs = dict(kwargs)
+            for name, slot in self.kw_fills:
+                kwargs[name] = slots[slot]
+            for name, tensor in self.kw_lives:
+                kwargs[name] = tensor.data
+        return args, kwargs
+
+
+class _Node:
+    """A recorded node of the backward pass."""
+
+    __slots__ = ("prim", "call", "ans", "needs", "targets", "index")
+
+    def __init__(self, prim, call, ans, needs, targets, index):
+        self.prim, self.call, self.ans = prim, call, ans
+        self.needs, self.targets, self.index = needs, targets, index
+
+
+class Program:
+    """A recorded step as flat forward and backward lists (build with :meth:`build`)."""
+
+    def __init__(self):
+        self.guards = []  # (impl, call, out slot, traced result was None)
+        self.forward = []  # (impl, call, out slot(s), multiple outputs)
+        self.nodes = []
+        self.leaves = []
+        self.n_slots = 0
+        self.root_slot = self.root_node = None
+        self.signature = []
+
+    @classmethod
+    def build(cls, entries, inputs, live, root):
+        """Turn a recorder's entries into a program.
+
+        Parameters
+        ----------
+        entries : list
+            ``Recorder.entries`` of one eager forward pass.
+        inputs : list of ndarray
+            The step's inputs, in the order :meth:`run` will receive them.
+        live : dict
+            ``id(array) -> Tensor`` for parameters and buffers, read afresh at each replay.
+        root : Tensor
+            The loss: a recorded one-element tensor.
+
+        Raises
+        ------
+        NotReplayable
+        """
+        program, resolver = cls(), _Resolver(inputs, live)
+        node_of_tensor, leaf_index = {}, {}
+        for prim, args, kwargs, result in entries:
+            call = _Call(resolver, args, kwargs)
+            program.signature.append((prim.name, call.signature))
+            if isinstance(result, tuple):
+                out = tuple(resolver.new_slot(r) for r in result)
+            else:
+                out = resolver.new_slot(result)
+            if prim.guard:
+                if any(slot >= len(inputs) for _, slot in call.fills) or call.lives:
+                    raise NotReplayable(f"guard {prim.name!r} depends on more than the inputs")
+                program.guards.append((prim.impl, call, out, result is None))
+                continue
+            kind = _MANY if isinstance(result, tuple) else (
+                _ARRAY if isinstance(result, Tensor) else _AS_IS)
+            program.forward.append((prim.impl, call, out, kind))
+            if isinstance(result, Tensor) and result._prim is prim:
+                node_of_tensor[id(result)] = len(program.nodes)
+                program.nodes.append(program._node(prim, args, call, out, node_of_tensor,
+                                                   leaf_index))
+        if id(root) not in node_of_tensor or root.data.size != 1:
+            raise NotReplayable("the loss is not a one-element tensor recorded in the step")
+        program.root_node = node_of_tensor[id(root)]
+        program.root_slot = program.nodes[program.root_node].ans
+        program.n_slots = resolver.n_slots
+        return program
+
+    def _node(self, prim, args, call, out, node_of_tensor, leaf_index):
+        needs, targets = [], []
+        for arg in args:
+            need = isinstance(arg, Tensor) and arg.requires_grad
+            needs.append(need)
+            if not need:
+                targets.append(None)
+            elif id(arg) in node_of_tensor:
+                targets.append((False, node_of_tensor[id(arg)]))
+            elif arg._prim is None:
+                if id(arg) not in leaf_index:
+                    leaf_index[id(arg)] = len(self.leaves)
+                    self.leaves.append(arg)
+                targets.append((True, leaf_index[id(arg)]))
+            else:
+                raise NotReplayable("a recorded tensor from outside the step is used in it")
+        return _Node(prim, call, out, needs, targets, len(self.nodes))
+
+    def same_as(self, other):
+        """True when ``other`` records the same calls with the same sources and constants."""
+        if len(self.signature) != len(other.signature):
+            return False
+        for (name, sig), (other_name, other_sig) in zip(self.signature, other.signature,
+                                                          strict=True):
+            if name != other_name or len(sig) != len(other_sig):
+                return False
+            if not all(_same_source(a, b) for a, b in zip(sig, other_sig, strict=True)):
+                return False
+        return True
+
+    def run(self, inputs):
+        """Replay the step on ``inputs``.
+
+        Returns
+        -------
+        loss : ndarray
+        leaf_cotangents : list of (Tensor, ndarray)
+            In the order the engine would first reach each leaf.
+        seed : ndarray
+            The loss's own cotangent (1), which a leaf's grad must not share.
+
+        Raises
+        ------
+        ReplayMiss
+            When a guard answers otherwise than in the recording (nothing has run yet).
+        """
+        slots = [None] * self.n_slots
+        slots[: len(inputs)] = inputs
+        for impl, call, out, was_none in self.guards:
+            args, kwargs = call.values(slots)
+            result = impl(*args, **kwargs)
+            if (result is None) != was_none:
+                raise ReplayMiss
+            slots[out] = result
+        for impl, call, out, kind in self.forward:
+            args, kwargs = call.values(slots)
+            value = impl(*args, **kwargs)
+            if kind == _MANY:
+                for slot, item in zip(out, value, strict=True):
+                    slots[slot] = item
+            else:
+                # a Tensor holds an ndarray (a numpy scalar result becomes a 0-d array)
+                slots[out] = np.asarray(value) if kind == _ARRAY else value
+        loss = slots[self.root_slot]
+        leaf_cotangents, seed = self._backward(slots, loss)
+        return loss, leaf_cotangents, seed
+
+    def _backward(self, slots, loss):
+        # the engine's first-order pass over a fixed order; sums as _Sums makes them
+        cots = [None] * len(self.nodes)
+        seed = np.array(1, loss.dtype)
+        cots[self.root_node] = seed if seed.shape == loss.shape else seed.reshape(loss.shape)
+        owned, leaf_cots, leaves_owned = set(), {}, set()
+        for node in reversed(self.nodes):
+            g = cots[node.index]
+            if g is None:
+                continue
+            cots[node.index] = None
+            args, kwargs = node.call.values(slots)
+            result = first_order_cotangents(node.prim, g, slots[node.ans], node.needs, args,
+                                            kwargs)
+            for target, cot in zip(node.targets, result, strict=True):
+                if target is None or cot is None:
+                    continue
+                is_leaf, index = target
+                table, owners = (leaf_cots, leaves_owned) if is_leaf else (cots, owned)
+                old = table.get(index) if is_leaf else table[index]
+                table[index] = cot if old is None else add_owned(owners, index, old, cot)
+        return [(self.leaves[i], cot) for i, cot in leaf_cots.items()], seed
+
+
+def _same_source(a, b):
+    """Whether two signature items (``(kind, ref)`` or ``(name, kind, ref)``) agree."""
+    if len(a) != len(b) or a[:-1] != b[:-1]:
+        return False
+    kind, x, y = a[-2], a[-1], b[-1]
+    if kind == _SLOT:
+        return x == y
+    if kind == _LIVE:
+        return x is y
+    return _same_constant(x, y)
+
+
+def _same_constant(x, y):
+    if x is y:
+        return True
+    if type(x) is not type(y):
+        return False
+    if type(x) is np.ndarray:
+        return x.shape == y.shape and x.dtype == y.dtype and bool(np.array_equal(x, y))
+    if isinstance(x, tuple | list):
+        return len(x) == len(y) and all(map(_same_constant, x, y))
+    try:
+        return bool(x == y)
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,186 @@
+"""``TrainStep``: one training step as one call, recorded twice and then replayed.
+
+The eager step (``zero_grad``, forward, loss, ``backward``, ``step``) builds Tensors, a
+graph and a heap on every batch.  For the same shapes and modes the calls are always the
+same, so :class:`TrainStep` records them (:mod:`nablanet.autodiff.replay`) and from then
+on runs only the kernels: the primitives' forward functions, the engine's first-order
+rules in the engine's order, then the optimiser.  The result is bit-identical to the eager
+step; only the Python around the arithmetic is gone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.engine import store_leaf_grads
+from nablanet.autodiff.replay import NotReplayable, Program, ReplayMiss, recording
+from nablanet.autodiff.tensor import Tensor
+from nablanet.ops.losses import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+)
+
+#: Loss functions whose every data-dependent step is a primitive (with default arguments).
+REPLAYABLE_LOSSES = frozenset({cross_entropy, mse_loss, binary_cross_entropy_with_logits})
+#: Distinct (shapes, dtypes, modes) a step keeps programs for; further ones run eagerly.
+MAX_PROGRAMS = 8
+
+
+class TrainStep:
+    """``optimizer.zero_grad()``, ``loss_fn(model(x), y).backward()``, ``optimizer.step()``.
+
+    The first two calls for given input shapes, dtypes and training modes run eagerly and
+    are recorded; when both recordings agree, later calls replay the recorded kernels
+    without building a graph, with the same results bit for bit (fresh dropout masks,
+    running statistics and batch counters included).  Anything the replay cannot promise
+    runs eagerly instead, and :attr:`reason` says why:
+
+    * a module whose ``replayable`` attribute is False (user-defined modules, until their
+      author sets it: their forward must do everything that varies between batches through
+      nablanet's primitives, with no Python branching on values), or a loss function
+      outside :data:`REPLAYABLE_LOSSES` that is not a replayable module;
+    * two recordings that differ (a value computed outside primitives);
+    * a batch whose labels leave the fused cross-entropy path (an ``ignore_index`` label,
+      an out-of-range label, which then raises the eager error);
+    * inputs that require grad.
+
+    Parameters
+    ----------
+    model : Module
+    loss_fn : callable
+        Called as ``loss_fn(model(x), y)``; returns a one-element tensor.
+    optimizer : Optimizer
+        Over (some of) the parameters of ``model``.
+    replay : bool, default True
+        False: always the eager step.
+
+    Attributes
+    ----------
+    replayed_steps, eager_steps : int
+        How the calls so far ran.
+    reason : str or None
+        Why the latest eager call was not replayed (None after a replay).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn, optim
+    >>> rng = np.random.default_rng(0)
+    >>> net = nn.MLP(4, 8, 3, batch_norm=True, dropout=0.2, generator=rng)
+    >>> step = optim.TrainStep(net, nn.CrossEntropyLoss(), optim.SGD(net.parameters(), lr=0.1))
+    >>> x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+    >>> losses = [float(step(x, y)) for _ in range(4)]
+    >>> step.eager_steps, step.replayed_steps
+    (2, 2)
+    """
+
+    def __init__(self, model, loss_fn, optimizer, replay=True):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self._modules = list(model.modules())
+        if hasattr(loss_fn, "modules"):
+            self._modules += list(loss_fn.modules())
+        self._tensors = [t for m in self._modules for t in (*m._parameters.values(),
+                                                            *m._buffers.values())
+                         if isinstance(t, Tensor)]
+        self._params = [t for t in self._tensors if t.requires_grad]
+        self._static_reason = "replay=False" if not replay else self._unreplayable()
+        self._programs = {}
+        self.replayed_steps = self.eager_steps = 0
+        self.reason = self._static_reason
+
+    def _unreplayable(self):
+        for module in self._modules:
+            if not getattr(module, "replayable", False):
+                return (f"{type(module).__name__} is not marked replayable (its forward may "
+                        "branch on values or compute outside primitives)")
+        if not hasattr(self.loss_fn, "modules") and self.loss_fn not in REPLAYABLE_LOSSES:
+            return f"loss function {self.loss_fn!r} is not one of REPLAYABLE_LOSSES"
+        return None
+
+    def __call__(self, x, y):
+        """Run one step on the batch ``(x, y)``; return its loss (a tensor without graph).
+
+        Parameters
+        ----------
+        x, y : array_like or Tensor
+            The model's input and the loss's target.
+
+        Returns
+        -------
+        Tensor
+        """
+        if self._static_reason is not None or _needs_grad(x) or _needs_grad(y):
+            self.reason = self._static_reason or "an input requires grad"
+            return self._eager(x, y)
+        x, y = _as_array(x), _as_array(y)
+        key = (x.shape, x.dtype, y.shape, y.dtype, tuple(m.training for m in self._modules),
+               tuple(p.requires_grad for p in self._params))
+        known = self._programs.get(key)
+        if type(known) is Program:
+            return self._replay(known, x, y)
+        if type(known) is str:
+            self.reason = known
+            return self._eager(x, y)
+        if known is None and len(self._programs) >= MAX_PROGRAMS:
+            self.reason = f"more than {MAX_PROGRAMS} distinct input shapes and modes"
+            return self._eager(x, y)
+        return self._record(key, known, x, y)
+
+    def _replay(self, program, x, y):
+        try:
+            loss, leaf_cotangents, seed = program.run([x, y])
+        except ReplayMiss:
+            self.reason = "this batch's labels leave the recorded path"
+            return self._eager(x, y)
+        self.optimizer.zero_grad()
+        store_leaf_grads(leaf_cotangents, {id(seed)})
+        self.optimizer.step()
+        self.replayed_steps += 1
+        self.reason = None
+        return Tensor._wrap(loss)
+
+    def _record(self, key, first, x, y):
+        with recording() as recorder:
+            loss = self.loss_fn(self.model(x), y)
+        try:
+            live = {id(t.data): t for t in self._tensors}
+            program = Program.build(recorder.entries, [x, y], live, loss)
+        except NotReplayable as err:
+            program = str(err)
+        del recorder
+        if type(program) is str:
+            self._programs[key] = self.reason = program
+        elif first is None:
+            self._programs[key] = (program,)
+            self.reason = "recorded once; replays after a second, identical recording"
+        elif program.same_as(first[0]):
+            self._programs[key] = program
+            self.reason = "recorded twice, identically; replays from the next call"
+        else:
+            self._programs[key] = self.reason = (
+                "two recordings differ: a value is computed outside primitives")
+        return self._finish(loss)
+
+    def _eager(self, x, y):
+        return self._finish(self.loss_fn(self.model(x), y))
+
+    def _finish(self, loss):
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.eager_steps += 1
+        return Tensor._wrap(loss.data)
+
+    def __repr__(self):
+        return (f"TrainStep(replayed_steps={self.replayed_steps}, "
+                f"eager_steps={self.eager_steps}, reason={self.reason!r})")
+
+
+def _needs_grad(value):
+    return isinstance(value, Tensor) and value.requires_grad
+
+
+def _as_array(value):
+    value = value.data if isinstance(value, Tensor) else value
+    return value if type(value) is np.ndarray else np.asarray(value)
