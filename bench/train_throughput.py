@@ -2,7 +2,9 @@
 
 784-256-10, BatchNorm1d, LeakyReLU(0.1), Dropout(0.2), mean softmax cross-entropy, SGD
 with momentum 0.9 (lr 0.01), float32, synthetic MNIST-shaped data (pixels in [0, 1),
-labels 0-9).  nablanet runs ``nn.MLP`` + ``nn.CrossEntropyLoss`` + ``optim.SGD``;
+labels 0-9).  nablanet runs ``nn.MLP`` + ``nn.CrossEntropyLoss`` + ``optim.SGD`` through
+``optim.TrainStep`` (recorded twice, then replayed), and "eager" the same objects in the
+usual zero_grad / forward / backward / step loop;
 PyTorch the same layers with ``torch.optim.SGD``; "numpy" is a hand-written
 forward/backward (``bench/_numpy_mlp.py``), the zero-overhead limit of a NumPy library.
 
@@ -50,14 +52,31 @@ def batches(x, labels, batch):
             yield x[s:s + batch], labels[s:s + batch]
 
 
-def nablanet_trainer(x, labels, batch):
+def _nablanet_parts():
     from nablanet import nn
     from nablanet.optim import SGD
 
     net = nn.MLP(N_IN, N_HIDDEN, N_OUT, negative_slope=SLOPE, batch_norm=True, dropout=P_DROP,
                  generator=np.random.default_rng(0), dtype=np.float32)
-    loss_fn = nn.CrossEntropyLoss()
-    opt = SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
+    return net, nn.CrossEntropyLoss(), SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
+
+
+def nablanet_trainer(x, labels, batch):
+    """``optim.TrainStep``: the step recorded twice, then replayed (what fit() runs)."""
+    from nablanet.optim import TrainStep
+
+    step_fn = TrainStep(*_nablanet_parts())
+    feed = batches(x, labels, batch)
+
+    def step():
+        return step_fn(*next(feed))
+
+    return step
+
+
+def eager_trainer(x, labels, batch):
+    """nablanet's eager loop: zero_grad, forward, backward, step on every batch."""
+    net, loss_fn, opt = _nablanet_parts()
     feed = batches(x, labels, batch)
 
     def step():
@@ -105,7 +124,13 @@ def numpy_trainer(x, labels, batch):
     return step
 
 
-TRAINERS = {"nablanet": nablanet_trainer, "torch": torch_trainer, "numpy": numpy_trainer}
+TRAINERS = {"nablanet": nablanet_trainer, "eager": eager_trainer, "torch": torch_trainer,
+            "numpy": numpy_trainer}
+
+
+#: Same-round throughput ratios reported: (nablanet variant, peer).
+RATIOS = [("nablanet", "torch"), ("nablanet", "numpy"), ("eager", "torch"), ("eager", "numpy"),
+          ("nablanet", "eager")]
 
 
 def steps_per_round(batch):
@@ -136,14 +161,14 @@ def throughput(batch, rounds, libraries):
     for name, times in per_round.items():
         t = statistics.median(times)
         result[name] = {"ms_per_step": t * 1e3, "samples_per_s": batch / t}
-    for peer in ("torch", "numpy"):
-        if "nablanet" in per_round and peer in per_round:
-            ratios = [p / o for o, p in zip(per_round["nablanet"], per_round[peer], strict=True)]
-            result[f"throughput_nablanet_over_{peer}"] = statistics.median(ratios)
+    for ours, peer in RATIOS:
+        if ours in per_round and peer in per_round:
+            ratios = [p / o for o, p in zip(per_round[ours], per_round[peer], strict=True)]
+            result[f"throughput_{ours}_over_{peer}"] = statistics.median(ratios)
             # the spread of the same-round ratios: on a shared machine one run's median
             # can move by 0.1, so a figure is quoted with its quartiles
             low, _, high = statistics.quantiles(ratios, n=4)
-            result[f"throughput_nablanet_over_{peer}_quartiles"] = [low, high]
+            result[f"throughput_{ours}_over_{peer}_quartiles"] = [low, high]
     return result
 
 
@@ -235,11 +260,11 @@ def _print(res, libraries):
     for name in libraries:
         line += f"  {name} {res[name]['samples_per_s']:9.0f}/s ({res[name]['ms_per_step']:.3f} ms)"
     print(line)
-    for peer in ("torch", "numpy"):
-        key = f"throughput_nablanet_over_{peer}"
+    for ours, peer in RATIOS:
+        key = f"throughput_{ours}_over_{peer}"
         if key in res:
             low, high = res[f"{key}_quartiles"]
-            print(f"             nablanet / {peer} throughput: {res[key]:.3f} "
+            print(f"             {ours} / {peer} throughput: {res[key]:.3f} "
                   f"(quartiles of the rounds {low:.3f}-{high:.3f})")
     for name, mem in res.get("memory", {}).items():
         print(f"             {name:8s} process peak {mem['process_peak_MB']:6.1f} MB, "

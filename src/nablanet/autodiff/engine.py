@@ -185,13 +185,13 @@ def _propagate(node, g, create_graph, sums, stop_ids):
 _ENGINE_REFS = 4
 
 
-def _exclusive(g):
+def _exclusive(g, refs=_ENGINE_REFS):
     """True for a writable array that owns its memory and that only the engine holds."""
     return (
         type(g) is np.ndarray
         and g.base is None
         and g.flags.writeable
-        and sys.getrefcount(g) == _ENGINE_REFS
+        and sys.getrefcount(g) == refs
     )
 
 

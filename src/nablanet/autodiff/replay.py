@@ -18,7 +18,7 @@ cotangents, bit for bit what the eager step computes.  Everything that varies be
 steps must therefore happen inside primitives: dropout masks, batch statistics and the
 running-statistics update are primitives for this reason; a primitive marked ``guard``
 (the class-label check of cross-entropy) is re-run before anything else, and a changed
-answer makes the replay decline (:class:`ReplayMiss`).  The caller
+answer makes the replay decline (:class:`ReplayMissError`).  The caller
 (:class:`nablanet.optim.TrainStep`) builds two programs from two eager steps and replays
 only when they agree, which catches values computed outside primitives.
 """
@@ -30,7 +30,7 @@ from threading import get_ident
 
 import numpy as np
 
-from nablanet.autodiff.engine import add_owned, first_order_cotangents
+from nablanet.autodiff.engine import _exclusive, add_owned
 from nablanet.autodiff.primitive import RECORDERS
 from nablanet.autodiff.tensor import Tensor
 
@@ -38,11 +38,11 @@ _SLOT, _LIVE, _CONST = 0, 1, 2  # where an argument comes from
 _AS_IS, _ARRAY, _MANY = 0, 1, 2  # what a call returns: any value, an array (a Tensor's), a tuple
 
 
-class NotReplayable(Exception):
+class NotReplayableError(Exception):
     """The recorded step cannot be replayed (the message says why)."""
 
 
-class ReplayMiss(Exception):
+class ReplayMissError(Exception):
     """A guard's answer changed: this step must run eagerly."""
 
 
@@ -100,7 +100,7 @@ class _Resolver:
             if slot is not None:
                 return _SLOT, slot
             if value._prim is not None:
-                raise NotReplayable("a recorded tensor from outside the step is used in it")
+                raise NotReplayableError("a recorded tensor from outside the step is used in it")
             if id(value.data) in self.live or value.requires_grad:
                 return _LIVE, value
             return _CONST, value.data
@@ -186,8 +186,10 @@ class Program:
         self.nodes = []
         self.leaves = []
         self.n_slots = 0
-        self.root_slot = self.root_node = None
+        self.root_slot = self.root_node = self.loss_shape = None
         self.signature = []
+        self.source = None  # the replayed step's Python source, written at the first run
+        self._replay = None
 
     @classmethod
     def build(cls, entries, inputs, live, root):
@@ -206,7 +208,7 @@ class Program:
 
         Raises
         ------
-        NotReplayable
+        NotReplayableError
         """
         program, resolver = cls(), _Resolver(inputs, live)
         node_of_tensor, leaf_index = {}, {}
@@ -219,7 +221,7 @@ class Program:
                 out = resolver.new_slot(result)
             if prim.guard:
                 if any(slot >= len(inputs) for _, slot in call.fills) or call.lives:
-                    raise NotReplayable(f"guard {prim.name!r} depends on more than the inputs")
+                    raise NotReplayableError(f"guard {prim.name!r} depends on more than the inputs")
                 program.guards.append((prim.impl, call, out, result is None))
                 continue
             kind = _MANY if isinstance(result, tuple) else (
@@ -230,9 +232,10 @@ class Program:
                 program.nodes.append(program._node(prim, args, call, out, node_of_tensor,
                                                    leaf_index))
         if id(root) not in node_of_tensor or root.data.size != 1:
-            raise NotReplayable("the loss is not a one-element tensor recorded in the step")
+            raise NotReplayableError("the loss is not a one-element tensor recorded in the step")
         program.root_node = node_of_tensor[id(root)]
         program.root_slot = program.nodes[program.root_node].ans
+        program.loss_shape = root.data.shape
         program.n_slots = resolver.n_slots
         return program
 
@@ -251,7 +254,7 @@ class Program:
                     self.leaves.append(arg)
                 targets.append((True, leaf_index[id(arg)]))
             else:
-                raise NotReplayable("a recorded tensor from outside the step is used in it")
+                raise NotReplayableError("a recorded tensor from outside the step is used in it")
         return _Node(prim, call, out, needs, targets, len(self.nodes))
 
     def same_as(self, other):
@@ -279,52 +282,132 @@ class Program:
 
         Raises
         ------
-        ReplayMiss
+        ReplayMissError
             When a guard answers otherwise than in the recording (nothing has run yet).
         """
-        slots = [None] * self.n_slots
-        slots[: len(inputs)] = inputs
-        for impl, call, out, was_none in self.guards:
-            args, kwargs = call.values(slots)
-            result = impl(*args, **kwargs)
-            if (result is None) != was_none:
-                raise ReplayMiss
-            slots[out] = result
-        for impl, call, out, kind in self.forward:
-            args, kwargs = call.values(slots)
-            value = impl(*args, **kwargs)
-            if kind == _MANY:
-                for slot, item in zip(out, value, strict=True):
-                    slots[slot] = item
-            else:
-                # a Tensor holds an ndarray (a numpy scalar result becomes a 0-d array)
-                slots[out] = np.asarray(value) if kind == _ARRAY else value
-        loss = slots[self.root_slot]
-        leaf_cotangents, seed = self._backward(slots, loss)
-        return loss, leaf_cotangents, seed
+        if self._replay is None:
+            self.source, namespace = _Compiler(self).source()
+            exec(compile(self.source, "<nablanet replayed step>", "exec"), namespace)  # noqa: S102
+            self._replay = namespace["replay"]
+        return self._replay(*inputs)
 
-    def _backward(self, slots, loss):
-        # the engine's first-order pass over a fixed order; sums as _Sums makes them
-        cots = [None] * len(self.nodes)
-        seed = np.array(1, loss.dtype)
-        cots[self.root_node] = seed if seed.shape == loss.shape else seed.reshape(loss.shape)
-        owned, leaf_cots, leaves_owned = set(), {}, set()
-        for node in reversed(self.nodes):
-            g = cots[node.index]
-            if g is None:
-                continue
-            cots[node.index] = None
-            args, kwargs = node.call.values(slots)
-            result = first_order_cotangents(node.prim, g, slots[node.ans], node.needs, args,
-                                            kwargs)
-            for target, cot in zip(node.targets, result, strict=True):
-                if target is None or cot is None:
+
+class _Compiler:
+    """Write a program as the source of one flat Python function.
+
+    Forward: one line per call, ``v7 = f3(v2, t0.data, c1, eps=c2)``.  Backward: per node,
+    the rule the engine would pick (the in-place variant when the cotangent is exclusive,
+    checked as the engine does), then each cotangent summed into its target's local as
+    ``_Sums`` sums it.  Locals that hold cotangents are dropped where the engine drops
+    them, so reference counts, and with them the in-place decisions, agree.
+    """
+
+    def __init__(self, program):
+        self.program = program
+        self.namespace = {"ReplayMissError": ReplayMissError, "asarray": np.asarray,
+                          "array": np.array, "add_owned": add_owned, "exclusive": _exclusive}
+        self.names = {}
+
+    def _name(self, value, prefix):
+        key = (prefix, id(value))
+        if key not in self.names:
+            self.names[key] = f"{prefix}{len(self.names)}"
+            self.namespace[self.names[key]] = value
+        return self.names[key]
+
+    def _ref(self, kind, ref):
+        if kind == _SLOT:
+            return f"v{ref}"
+        if kind == _LIVE:
+            return self._name(ref, "t") + ".data"
+        return self._name(ref, "c")
+
+    def _arguments(self, call):
+        parts = []
+        for item in call.signature:
+            if len(item) == 2:
+                parts.append(self._ref(*item))
+            else:
+                name, kind, ref = item
+                parts.append(f"{name}={self._ref(kind, ref)}")
+        return ", ".join(parts)
+
+    def source(self):
+        program = self.program
+        lines = ["def replay(v0, v1):"]
+        for impl, call, out, was_none in program.guards:
+            lines.append(f"    v{out} = {self._name(impl, 'f')}({self._arguments(call)})")
+            lines.append(f"    if v{out} is {'not ' if was_none else ''}None:")
+            lines.append("        raise ReplayMissError")
+        for impl, call, out, kind in program.forward:
+            expr = f"{self._name(impl, 'f')}({self._arguments(call)})"
+            if kind == _MANY:
+                lines.append(f"    {', '.join(f'v{o}' for o in out)}, = {expr}")
+            elif kind == _ARRAY:
+                lines.append(f"    v{out} = asarray({expr})")
+            else:
+                lines.append(f"    v{out} = {expr}")
+        lines += self._backward()
+        return "\n".join(lines) + "\n", self.namespace
+
+    def _backward(self):
+        program = self.program
+        root, nodes = program.root_node, program.nodes
+        loss = f"v{nodes[root].ans}"
+        # the engine's seed: a 0-d 1, reshaped only for a loss of another shape
+        reshape = "" if program.loss_shape == () else f".reshape({program.loss_shape})"
+        lines = [f"    seed = array(1, {loss}.dtype){reshape}",
+                 "    owned, leaves_owned = set(), set()"]
+        lines += [f"    g{n.index} = None" for n in nodes if n.index != root]
+        lines += [f"    l{i} = None" for i in range(len(program.leaves))]
+        lines.append(f"    g{root} = seed")
+        first_reached = []
+        for node in reversed(nodes):
+            g = f"g{node.index}"
+            lines.append(f"    if {g} is not None:")
+            rule = self._rule(node, g, f"v{node.ans}", self._arguments(node.call))
+            lines += [f"        {line}" for line in rule]
+            lines.append(f"        {g} = None")
+            for i, target in enumerate(node.targets):
+                if target is None:
                     continue
                 is_leaf, index = target
-                table, owners = (leaf_cots, leaves_owned) if is_leaf else (cots, owned)
-                old = table.get(index) if is_leaf else table[index]
-                table[index] = cot if old is None else add_owned(owners, index, old, cot)
-        return [(self.leaves[i], cot) for i, cot in leaf_cots.items()], seed
+                local, owners = (f"l{index}", "leaves_owned") if is_leaf else (f"g{index}",
+                                                                                "owned")
+                if is_leaf and index not in first_reached:
+                    first_reached.append(index)
+                lines.append(f"        if r[{i}] is not None:")
+                lines.append(f"            {local} = r[{i}] if {local} is None else "
+                             f"add_owned({owners}, {index}, {local}, r[{i}])")
+            lines.append("        r = None")
+        pairs = ", ".join(f"({self._name(program.leaves[i], 't')}, l{i})" for i in first_reached)
+        lines.append(f"    return {loss}, [p for p in ({pairs},) if p[1] is not None], seed")
+        return lines
+
+    def _rule(self, node, g, ans, args):
+        prim = node.prim
+        head = f"{g}, {ans}, {self._name(list(node.needs), 'n')}, {args}"
+        if prim.joint_vjp is not None:
+            ordinary = f"{self._name(prim.joint_vjp, 'j')}({head})"
+        elif prim.vjps is not None:
+            # rule_i(g, ans, *args, **kwargs) for each argument that needs a cotangent
+            ordinary = "(" + "".join(
+                f"{self._name(rule, 'd')}({g}, {ans}, {args}), " if need and rule is not None
+                else "None, " for rule, need in zip(prim.vjps, node.needs, strict=True)) + ")"
+        else:
+            raise NotReplayableError(f"primitive {prim.name!r} has no VJP rule")
+        if prim.inplace_vjp is None or not prim.inplace_vjp_valid():
+            return [f"r = {ordinary}"]
+        inplace = f"{self._name(prim.inplace_vjp, 'i')}({head})"
+        if prim.inplace_needs_exclusive:
+            # the in-place rule may write into g: only when this local is its one holder
+            inplace += f" if exclusive({g}, {_REPLAY_REFS}) else None"
+        return [f"r = {inplace}", "if r is None:", f"    r = {ordinary}"]
+
+
+#: References to a cotangent at a replayed step's in-place check: its local,
+#: ``_exclusive``'s argument and ``sys.getrefcount``'s own.
+_REPLAY_REFS = 3
 
 
 def _same_source(a, b):

@@ -26,6 +26,6 @@ from nablanet.optim.train_step import TrainStep
 __all__ = [
     "GD", "SGD", "Adam", "AdamW", "ConvergenceWarning", "EarlyStopping", "LogisticObjective",
     "NewtonResult", "Optimizer", "RootResult", "SoftmaxObjective", "StoppingRule",
-    "TrainStep", "armijo_backtracking", "gaussian_dropout_ridge", "is_linearly_separable", "measured_order",
-    "newton", "newton_cg", "newton_root",
+    "TrainStep", "armijo_backtracking", "gaussian_dropout_ridge", "is_linearly_separable",
+    "measured_order", "newton", "newton_cg", "newton_root",
 ]

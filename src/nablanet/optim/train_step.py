@@ -10,10 +10,12 @@ step; only the Python around the arithmetic is gone.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from nablanet.autodiff.engine import store_leaf_grads
-from nablanet.autodiff.replay import NotReplayable, Program, ReplayMiss, recording
+from nablanet.autodiff.replay import NotReplayableError, Program, ReplayMissError, recording
 from nablanet.autodiff.tensor import Tensor
 from nablanet.ops.losses import (
     binary_cross_entropy_with_logits,
@@ -25,6 +27,8 @@ from nablanet.ops.losses import (
 REPLAYABLE_LOSSES = frozenset({cross_entropy, mse_loss, binary_cross_entropy_with_logits})
 #: Distinct (shapes, dtypes, modes) a step keeps programs for; further ones run eagerly.
 MAX_PROGRAMS = 8
+
+_training, _requires_grad = attrgetter("training"), attrgetter("requires_grad")
 
 
 class TrainStep:
@@ -114,8 +118,8 @@ class TrainStep:
             self.reason = self._static_reason or "an input requires grad"
             return self._eager(x, y)
         x, y = _as_array(x), _as_array(y)
-        key = (x.shape, x.dtype, y.shape, y.dtype, tuple(m.training for m in self._modules),
-               tuple(p.requires_grad for p in self._params))
+        key = (x.shape, x.dtype, y.shape, y.dtype, *map(_training, self._modules),
+               *map(_requires_grad, self._params))
         known = self._programs.get(key)
         if type(known) is Program:
             return self._replay(known, x, y)
@@ -130,7 +134,7 @@ class TrainStep:
     def _replay(self, program, x, y):
         try:
             loss, leaf_cotangents, seed = program.run([x, y])
-        except ReplayMiss:
+        except ReplayMissError:
             self.reason = "this batch's labels leave the recorded path"
             return self._eager(x, y)
         self.optimizer.zero_grad()
@@ -146,7 +150,7 @@ class TrainStep:
         try:
             live = {id(t.data): t for t in self._tensors}
             program = Program.build(recorder.entries, [x, y], live, loss)
-        except NotReplayable as err:
+        except NotReplayableError as err:
             program = str(err)
         del recorder
         if type(program) is str:
