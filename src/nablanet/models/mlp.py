@@ -249,19 +249,24 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
                                "val_accuracy": val_accuracy})
 
     def _first_order_epoch(self, X, y_index):
-        from nablanet.nn.functional import cross_entropy
-
-        net, opt = self.network_, self.optimizer_
-        net.train()
+        self.network_.train()
+        step = self._train_step()
         total = 0.0
         for idx in self._batches(len(X)):
-            # class indices take the fused softmax cross-entropy path (dL/dz = p - y)
-            loss = cross_entropy(net(X[idx]), y_index[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.data) * len(idx)
+            total += float(step(X[idx], y_index[idx]).data) * len(idx)
         return total / len(X)
+
+    def _train_step(self):
+        """The network's training step, recorded once and replayed (``optim.TrainStep``)."""
+        from nablanet.nn.functional import cross_entropy
+        from nablanet.optim import TrainStep
+
+        step = self.__dict__.get("_step")
+        if step is None or step.model is not self.network_ or step.optimizer is not (
+                self.optimizer_):
+            # class indices take the fused softmax cross-entropy path (dL/dz = p - y)
+            step = self._step = TrainStep(self.network_, cross_entropy, self.optimizer_)
+        return step
 
     def _batches(self, n):
         """Shuffled index batches; a trailing batch of one row joins the previous one,

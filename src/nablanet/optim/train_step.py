@@ -176,6 +176,12 @@ class TrainStep:
         self.eager_steps += 1
         return Tensor._wrap(loss.data)
 
+    def __getstate__(self):
+        # recorded programs hold generated functions: a copy records its own
+        state = dict(self.__dict__)
+        state["_programs"] = {}
+        return state
+
     def __repr__(self):
         return (f"TrainStep(replayed_steps={self.replayed_steps}, "
                 f"eager_steps={self.eager_steps}, reason={self.reason!r})")
