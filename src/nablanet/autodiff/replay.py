@@ -89,8 +89,12 @@ class _Resolver:
     """Where each value of the tape comes from: a slot, a live tensor or a constant."""
 
     def __init__(self, inputs, live):
-        self.slot_of_array = {id(a): i for i, a in enumerate(inputs)}
-        self.slot_of_tensor = {}
+        self.slot_of_array, self.slot_of_tensor = {}, {}
+        for i, value in enumerate(inputs):
+            if isinstance(value, Tensor):  # a variable: its values come in as an input
+                self.slot_of_tensor[id(value)] = i
+                value = value.data
+            self.slot_of_array[id(value)] = i
         self.live = live  # id(array) -> the Tensor holding it
         self.n_slots = len(inputs)
 
@@ -186,25 +190,29 @@ class Program:
         self.nodes = []
         self.leaves = []
         self.n_slots = 0
-        self.root_slot = self.root_node = self.loss_shape = None
+        self.root_slot = self.root_node = self.n_inputs = None
+        self.root_shape = self.root_dtype = None
         self.signature = []
         self.source = None  # the replayed step's Python source, written at the first run
         self._replay = None
 
     @classmethod
-    def build(cls, entries, inputs, live, root):
+    def build(cls, entries, inputs, live, root, scalar=True):
         """Turn a recorder's entries into a program.
 
         Parameters
         ----------
         entries : list
             ``Recorder.entries`` of one eager forward pass.
-        inputs : list of ndarray
-            The step's inputs, in the order :meth:`run` will receive them.
+        inputs : list of ndarray or Tensor
+            The step's inputs, in the order :meth:`run` will receive their values; a
+            Tensor is a variable (a leaf whose cotangent :meth:`run` returns).
         live : dict
             ``id(array) -> Tensor`` for parameters and buffers, read afresh at each replay.
         root : Tensor
-            The loss: a recorded one-element tensor.
+            The recorded tensor the backward pass starts from: a loss (one element)
+            unless ``scalar`` is False.
+        scalar : bool, default True
 
         Raises
         ------
@@ -231,11 +239,12 @@ class Program:
                 node_of_tensor[id(result)] = len(program.nodes)
                 program.nodes.append(program._node(prim, args, call, out, node_of_tensor,
                                                    leaf_index))
-        if id(root) not in node_of_tensor or root.data.size != 1:
+        if id(root) not in node_of_tensor or (scalar and root.data.size != 1):
             raise NotReplayableError("the loss is not a one-element tensor recorded in the step")
         program.root_node = node_of_tensor[id(root)]
         program.root_slot = program.nodes[program.root_node].ans
-        program.loss_shape = root.data.shape
+        program.n_inputs = len(inputs)
+        program.root_shape, program.root_dtype = root.data.shape, root.data.dtype
         program.n_slots = resolver.n_slots
         return program
 
@@ -269,16 +278,24 @@ class Program:
                 return False
         return True
 
-    def run(self, inputs):
-        """Replay the step on ``inputs``.
+    def run(self, inputs, seeds):
+        """Replay the recorded computation on ``inputs``, then one backward pass per seed.
+
+        Parameters
+        ----------
+        inputs : list of ndarray
+            Values for the recorded inputs, in order.
+        seeds : list of ndarray
+            Cotangents of the root (for a loss, ``[np.array(1, dtype)]``); each may carry
+            leading batch axes.
 
         Returns
         -------
-        loss : ndarray
-        leaf_cotangents : list of (Tensor, ndarray)
-            In the order the engine would first reach each leaf.
-        seed : ndarray
-            The loss's own cotangent (1), which a leaf's grad must not share.
+        root : ndarray
+            The root's value.
+        leaf_cotangents : list of list of (Tensor, ndarray)
+            Per seed, each leaf reached with its cotangent, in the order the engine first
+            reaches them.
 
         Raises
         ------
@@ -289,7 +306,7 @@ class Program:
             self.source, namespace = _Compiler(self).source()
             exec(compile(self.source, "<nablanet replayed step>", "exec"), namespace)  # noqa: S102
             self._replay = namespace["replay"]
-        return self._replay(*inputs)
+        return self._replay(*inputs, seeds)
 
 
 class _Compiler:
@@ -334,7 +351,7 @@ class _Compiler:
 
     def source(self):
         program = self.program
-        lines = ["def replay(v0, v1):"]
+        lines = [f"def replay({''.join(f'v{i}, ' for i in range(program.n_inputs))}seeds):"]
         for impl, call, out, was_none in program.guards:
             lines.append(f"    v{out} = {self._name(impl, 'f')}({self._arguments(call)})")
             lines.append(f"    if v{out} is {'not ' if was_none else ''}None:")
@@ -353,21 +370,18 @@ class _Compiler:
     def _backward(self):
         program = self.program
         root, nodes = program.root_node, program.nodes
-        loss = f"v{nodes[root].ans}"
-        # the engine's seed: a 0-d 1, reshaped only for a loss of another shape
-        reshape = "" if program.loss_shape == () else f".reshape({program.loss_shape})"
-        lines = [f"    seed = array(1, {loss}.dtype){reshape}",
-                 "    owned, leaves_owned = set(), set()"]
-        lines += [f"    g{n.index} = None" for n in nodes if n.index != root]
-        lines += [f"    l{i} = None" for i in range(len(program.leaves))]
-        lines.append(f"    g{root} = seed")
+        lines = ["    results = []", "    for seed in seeds:",
+                 "        owned, leaves_owned = set(), set()"]
+        lines += [f"        g{n.index} = None" for n in nodes if n.index != root]
+        lines += [f"        l{i} = None" for i in range(len(program.leaves))]
+        lines.append(f"        g{root} = seed")
         first_reached = []
         for node in reversed(nodes):
             g = f"g{node.index}"
-            lines.append(f"    if {g} is not None:")
+            lines.append(f"        if {g} is not None:")
             rule = self._rule(node, g, f"v{node.ans}", self._arguments(node.call))
-            lines += [f"        {line}" for line in rule]
-            lines.append(f"        {g} = None")
+            lines += [f"            {line}" for line in rule]
+            lines.append(f"            {g} = None")
             for i, target in enumerate(node.targets):
                 if target is None:
                     continue
@@ -376,12 +390,13 @@ class _Compiler:
                                                                                 "owned")
                 if is_leaf and index not in first_reached:
                     first_reached.append(index)
-                lines.append(f"        if r[{i}] is not None:")
-                lines.append(f"            {local} = r[{i}] if {local} is None else "
+                lines.append(f"            if r[{i}] is not None:")
+                lines.append(f"                {local} = r[{i}] if {local} is None else "
                              f"add_owned({owners}, {index}, {local}, r[{i}])")
-            lines.append("        r = None")
-        pairs = ", ".join(f"({self._name(program.leaves[i], 't')}, l{i})" for i in first_reached)
-        lines.append(f"    return {loss}, [p for p in ({pairs},) if p[1] is not None], seed")
+            lines.append("            r = None")
+        pairs = "".join(f"({self._name(program.leaves[i], 't')}, l{i}), " for i in first_reached)
+        lines.append(f"        results.append([p for p in ({pairs}) if p[1] is not None])")
+        lines.append(f"    return v{nodes[root].ans}, results")
         return lines
 
     def _rule(self, node, g, ans, args):
@@ -408,6 +423,64 @@ class _Compiler:
 #: References to a cotangent at a replayed step's in-place check: its local,
 #: ``_exclusive``'s argument and ``sys.getrefcount``'s own.
 _REPLAY_REFS = 3
+
+
+class ProgramCache:
+    """Programs by key (shapes, dtypes, modes), each replayed only after two equal recordings.
+
+    Parameters
+    ----------
+    limit : int, default 8
+        Keys kept; calls with further keys run eagerly.
+
+    Attributes
+    ----------
+    reason : str or None
+        Why the latest :meth:`get` returned no program.
+    """
+
+    def __init__(self, limit=8):
+        self.limit = limit
+        self.entries = {}
+        self.reason = None
+
+    def get(self, key):
+        """The program to replay for ``key``, or None (run eagerly; see :meth:`wants`)."""
+        known = self.entries.get(key)
+        if type(known) is Program:
+            return known
+        if type(known) is str:
+            self.reason = known
+        elif known is None and len(self.entries) >= self.limit:
+            self.reason = f"more than {self.limit} distinct input shapes and modes"
+        return None
+
+    def wants(self, key):
+        """Whether an eager call with ``key`` should be recorded (after :meth:`get`)."""
+        known = self.entries.get(key)
+        return type(known) is tuple or (known is None and len(self.entries) < self.limit)
+
+    def add(self, key, build):
+        """File a recording: ``build()`` returns its Program or raises NotReplayableError."""
+        try:
+            program = build()
+        except NotReplayableError as err:
+            self.entries[key] = self.reason = str(err)
+            return
+        first = self.entries.get(key)
+        if first is None:
+            self.entries[key] = (program,)
+            self.reason = "recorded once; replays after a second, identical recording"
+        elif program.same_as(first[0]):
+            self.entries[key] = program
+            self.reason = "recorded twice, identically; replays from the next call"
+        else:
+            self.entries[key] = self.reason = (
+                "two recordings differ: a value is computed outside primitives")
+
+    def __getstate__(self):
+        # programs hold generated functions: a copy records its own
+        return {"limit": self.limit, "entries": {}, "reason": None}
 
 
 def _same_source(a, b):

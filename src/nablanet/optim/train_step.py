@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from nablanet.autodiff.engine import store_leaf_grads
-from nablanet.autodiff.replay import NotReplayableError, Program, ReplayMissError, recording
+from nablanet.autodiff.replay import Program, ProgramCache, ReplayMissError, recording
 from nablanet.autodiff.tensor import Tensor
 from nablanet.ops.losses import (
     binary_cross_entropy_with_logits,
@@ -89,7 +89,7 @@ class TrainStep:
                          if isinstance(t, Tensor)]
         self._params = [t for t in self._tensors if t.requires_grad]
         self._static_reason = "replay=False" if not replay else self._unreplayable()
-        self._programs = {}
+        self._cache = ProgramCache(MAX_PROGRAMS)
         self.replayed_steps = self.eager_steps = 0
         self.reason = self._static_reason
 
@@ -120,20 +120,25 @@ class TrainStep:
         x, y = _as_array(x), _as_array(y)
         key = (x.shape, x.dtype, y.shape, y.dtype, *map(_training, self._modules),
                *map(_requires_grad, self._params))
-        known = self._programs.get(key)
-        if type(known) is Program:
-            return self._replay(known, x, y)
-        if type(known) is str:
-            self.reason = known
+        program = self._cache.get(key)
+        if program is not None:
+            return self._replay(program, x, y)
+        if not self._cache.wants(key):
+            self.reason = self._cache.reason
             return self._eager(x, y)
-        if known is None and len(self._programs) >= MAX_PROGRAMS:
-            self.reason = f"more than {MAX_PROGRAMS} distinct input shapes and modes"
-            return self._eager(x, y)
-        return self._record(key, known, x, y)
+        with recording() as recorder:
+            loss = self.loss_fn(self.model(x), y)
+        live = {id(t.data): t for t in self._tensors}
+        self._cache.add(key, lambda: Program.build(recorder.entries, [x, y], live, loss))
+        self.reason = self._cache.reason
+        return self._finish(loss)
 
     def _replay(self, program, x, y):
+        seed = np.array(1, program.root_dtype)  # Tensor.backward's seed
+        if seed.shape != program.root_shape:
+            seed = seed.reshape(program.root_shape)
         try:
-            loss, leaf_cotangents, seed = program.run([x, y])
+            loss, (leaf_cotangents,) = program.run([x, y], [seed])
         except ReplayMissError:
             self.reason = "this batch's labels leave the recorded path"
             return self._eager(x, y)
@@ -144,28 +149,6 @@ class TrainStep:
         self.reason = None
         return Tensor._wrap(loss)
 
-    def _record(self, key, first, x, y):
-        with recording() as recorder:
-            loss = self.loss_fn(self.model(x), y)
-        try:
-            live = {id(t.data): t for t in self._tensors}
-            program = Program.build(recorder.entries, [x, y], live, loss)
-        except NotReplayableError as err:
-            program = str(err)
-        del recorder
-        if type(program) is str:
-            self._programs[key] = self.reason = program
-        elif first is None:
-            self._programs[key] = (program,)
-            self.reason = "recorded once; replays after a second, identical recording"
-        elif program.same_as(first[0]):
-            self._programs[key] = program
-            self.reason = "recorded twice, identically; replays from the next call"
-        else:
-            self._programs[key] = self.reason = (
-                "two recordings differ: a value is computed outside primitives")
-        return self._finish(loss)
-
     def _eager(self, x, y):
         return self._finish(self.loss_fn(self.model(x), y))
 
@@ -175,12 +158,6 @@ class TrainStep:
         self.optimizer.step()
         self.eager_steps += 1
         return Tensor._wrap(loss.data)
-
-    def __getstate__(self):
-        # recorded programs hold generated functions: a copy records its own
-        state = dict(self.__dict__)
-        state["_programs"] = {}
-        return state
 
     def __repr__(self):
         return (f"TrainStep(replayed_steps={self.replayed_steps}, "
