@@ -303,10 +303,20 @@ class Program:
             When a guard answers otherwise than in the recording (nothing has run yet).
         """
         if self._replay is None:
-            self.source, namespace = _Compiler(self).source()
-            exec(compile(self.source, "<nablanet replayed step>", "exec"), namespace)  # noqa: S102
-            self._replay = namespace["replay"]
+            self.compile()
         return self._replay(*inputs, seeds)
+
+    def compile(self):
+        """Write and compile the replay function (:attr:`source`); done once.
+
+        Raises
+        ------
+        NotReplayableError
+            When a recorded node has no rule to replay.
+        """
+        self.source, namespace = _Compiler(self).source()
+        exec(compile(self.source, "<nablanet replayed step>", "exec"), namespace)  # noqa: S102
+        self._replay = namespace["replay"]
 
 
 class _Compiler:
@@ -406,9 +416,11 @@ class _Compiler:
             ordinary = f"{self._name(prim.joint_vjp, 'j')}({head})"
         elif prim.vjps is not None:
             # rule_i(g, ans, *args, **kwargs) for each argument that needs a cotangent
+            rules = prim.vjps
             ordinary = "(" + "".join(
-                f"{self._name(rule, 'd')}({g}, {ans}, {args}), " if need and rule is not None
-                else "None, " for rule, need in zip(prim.vjps, node.needs, strict=True)) + ")"
+                f"{self._name(rules[i], 'd')}({g}, {ans}, {args}), "
+                if need and rules[i] is not None else "None, "
+                for i, need in enumerate(node.needs)) + ")"
         else:
             raise NotReplayableError(f"primitive {prim.name!r} has no VJP rule")
         if prim.inplace_vjp is None or not prim.inplace_vjp_valid():
@@ -472,6 +484,11 @@ class ProgramCache:
             self.entries[key] = (program,)
             self.reason = "recorded once; replays after a second, identical recording"
         elif program.same_as(first[0]):
+            try:
+                program.compile()
+            except NotReplayableError as err:
+                self.entries[key] = self.reason = str(err)
+                return
             self.entries[key] = program
             self.reason = "recorded twice, identically; replays from the next call"
         else:

@@ -15,6 +15,7 @@ import numpy as np
 
 from nablanet.autodiff import mode
 from nablanet.autodiff.engine import backprop
+from nablanet.autodiff.replayed_transforms import Replayer
 from nablanet.autodiff.tensor import Tensor, shape_of
 
 #: At most this many rows of the identity pushed through one backward pass by jacobian.
@@ -212,12 +213,22 @@ def vjp(fun, *primals):
     return (out if nested else out.data), pullback
 
 
-def jacobian(fun, argnums=0):
+def jacobian(fun, argnums=0, replay=False):
     """Return a function computing the Jacobian of ``fun`` by reverse mode.
 
     Rows are pushed through the backward pass as a batch of cotangents, not one
     pass per output element: as many rows per pass as keep the batched cotangent
     of the graph's widest tensor within 4 MiB (8 to 4096 rows).
+
+    Parameters
+    ----------
+    fun : callable
+    argnums : int or tuple of int, default 0
+    replay : bool, default False
+        Record the graph on the first two calls per input shapes (and constant
+        arguments) and replay it afterwards, with the same values and less Python
+        per call; see :mod:`nablanet.autodiff.replayed_transforms` for what a
+        replay does not see again.
 
     Returns
     -------
@@ -234,31 +245,64 @@ def jacobian(fun, argnums=0):
            [3., 4.],
            [5., 6.]])
     """
+    replayer = Replayer() if replay else None
 
     @functools.wraps(fun)
     def wrapped(*args):
         single, nums = _normalize_argnums(argnums, len(args))
-        out, inputs, nested = _trace(fun, args, nums)
-        m = out.size
-        blocks = [[] for _ in inputs]
+        key = None
+        if replayer is not None:
+            program, key, values = replayer.lookup(args, nums)
+            if program is not None:
+                result = _replayed_jacobian(replayer, program, values, single)
+                if result is not None:
+                    return result
+        with Replayer.record(key) as recorder:
+            out, inputs, nested = _trace(fun, args, nums)
         rows = _rows_per_pass(out, inputs)
-        for start in range(0, m, rows):
-            stop = min(m, start + rows)
-            seed = np.zeros((stop - start, m), dtype=out.dtype)
-            seed[np.arange(stop - start), np.arange(start, stop)] = 1
-            seed = seed.reshape((stop - start,) + out.shape)
-            cots = _pull(out, inputs, seed, nested, (stop - start,))
+        if replayer is not None:
+            replayer.add(key, recorder, args, inputs, nums, out, rows=rows)
+        blocks = [[] for _ in inputs]
+        for seed in _identity_rows(out.shape, out.dtype, rows):
+            cots = _pull(out, inputs, seed, nested, seed.shape[:1])
             for block, cot in zip(blocks, cots, strict=True):
                 block.append(cot)
-        from nablanet.ops.shape import concatenate, reshape
-
-        result = []
-        for var, block in zip(inputs, blocks, strict=True):
-            full = block[0] if len(block) == 1 else concatenate(*block, axis=0)
-            result.append(reshape(full, out.shape + var.shape))
-        return result[0] if single else tuple(result)
+        return _assemble(blocks, out.shape, inputs, single)
 
     return wrapped
+
+
+def _identity_rows(shape, dtype, rows):
+    """The rows of the identity on ``shape``, ``rows`` at a time, as batched cotangents."""
+    m = int(np.prod(shape, dtype=np.int64))
+    for start in range(0, m, rows):
+        stop = min(m, start + rows)
+        seed = np.zeros((stop - start, m), dtype=dtype)
+        seed[np.arange(stop - start), np.arange(start, stop)] = 1
+        yield seed.reshape((stop - start,) + tuple(shape))
+
+
+def _assemble(blocks, out_shape, inputs, single):
+    from nablanet.ops.shape import concatenate, reshape
+
+    result = []
+    for var, block in zip(inputs, blocks, strict=True):
+        full = block[0] if len(block) == 1 else concatenate(*block, axis=0)
+        result.append(reshape(full, tuple(out_shape) + tuple(var.shape)))
+    return result[0] if single else tuple(result)
+
+
+def _replayed_jacobian(replayer, program, values, single):
+    seeds = list(_identity_rows(program.root_shape, program.root_dtype, program.extra["rows"]))
+    per_seed = replayer.run(program, values, seeds)
+    if per_seed is None:
+        return None
+    variables = program.variables
+    blocks = [[] for _ in variables]
+    for seed, cots in zip(seeds, per_seed, strict=True):
+        for block, var, cot in zip(blocks, variables, cots, strict=True):
+            block.append(cot if cot is not None else _zeros_like_cotangent(seed.shape[:1], var))
+    return _assemble(blocks, program.root_shape, variables, single)
 
 
 def _rows_per_pass(out, inputs):
@@ -275,11 +319,18 @@ def _rows_per_pass(out, inputs):
     return min(_JACOBIAN_CHUNK, max(_MIN_ROWS, _CHUNK_BYTES // max(widest, 1)))
 
 
-def hessian(fun, argnums=0):
+def hessian(fun, argnums=0, replay=False):
     """Return a function computing the Hessian of scalar-valued ``fun``.
 
     It is ``jacobian(grad(fun))``: the gradient's backward pass is recorded and
     then differentiated once more with a batch of cotangents.
+
+    Parameters
+    ----------
+    fun : callable
+    argnums : int or tuple of int, default 0
+    replay : bool, default False
+        Replay the recorded gradient graph on later calls (see :func:`jacobian`).
 
     Returns
     -------
@@ -293,15 +344,27 @@ def hessian(fun, argnums=0):
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacobian(grad(fun, argnums), argnums)
+    return jacobian(grad(fun, argnums), argnums, replay=replay)
 
 
-def hvp(fun, argnums=0):
+def hvp(fun, argnums=0, replay=False):
     """Return ``(x, v) -> H(x) v`` for scalar-valued ``fun``, without forming H.
 
     Two backward passes: the gradient's backward pass is recorded, and ``v`` is
     pushed back through it as the gradient's cotangent (``v^T H = (H v)^T``, H
     being symmetric), with no extra dot product recorded.
+
+    Parameters
+    ----------
+    fun : callable
+    argnums : int, default 0
+    replay : bool, default False
+        Replay the recorded gradient graph on later calls (see :func:`jacobian`).
+
+    Returns
+    -------
+    callable
+        ``(*args, v) -> H v`` with the shape of the differentiated argument.
 
     Examples
     --------
@@ -312,6 +375,7 @@ def hvp(fun, argnums=0):
     """
     if not isinstance(argnums, int):
         raise TypeError("hvp differentiates one argument; pass an int argnums")
+    replayer = Replayer() if replay else None
 
     @functools.wraps(fun)
     def wrapped(*args):
@@ -319,11 +383,23 @@ def hvp(fun, argnums=0):
         if len(args) == 0:
             raise TypeError("hvp(f)(x, v) needs the point x and the direction v")
         _, nums = _normalize_argnums(argnums, len(args))
-        out, inputs, nested = _trace(fun, args, nums)
-        _check_scalar(out)
+        key = None
+        if replayer is not None:
+            program, key, values = replayer.lookup(args, nums)
+            if program is not None:
+                (var,) = program.variables
+                per_seed = replayer.run(program, values, [_direction(v, var, False)])
+                if per_seed is not None:
+                    (cot,) = per_seed[0]
+                    return cot if cot is not None else _zeros_like_cotangent((), var)
+        with Replayer.record(key) as recorder:
+            out, inputs, nested = _trace(fun, args, nums)
+            _check_scalar(out)
+            (g,) = _pull(out, inputs, np.ones(out.shape, dtype=out.dtype), True)
+        if replayer is not None:
+            replayer.add(key, recorder, args, inputs, nums, g)
         (var,) = inputs
         direction = _direction(v, var, nested)
-        (g,) = _pull(out, inputs, np.ones(out.shape, dtype=out.dtype), True)
         if not (isinstance(g, Tensor) and g.requires_grad):
             # the gradient does not depend on x: f is affine in it, H = 0
             return _output([_zeros_like_cotangent((), var)], nested)[0]
