@@ -12,7 +12,7 @@ from nablanet.autodiff import REGISTRY
 #: Every non-differentiable primitive that is a layer's step, checked below.
 LAYER_STEPS = {
     "batch_norm_statistics", "inverse_std", "dropout_mask_draw", "gaussian_noise_draw",
-    "class_index_labels",
+    "class_index_labels", "class_index_targets",
 }
 
 
@@ -96,3 +96,21 @@ def test_class_index_labels_rejects_wrong_shape_and_empty():
     check = REGISTRY["class_index_labels"]
     assert check(np.array([0, 1]), (3, 3), -100) is None
     assert check(np.zeros(0, int), (0, 3), -100) is None
+
+
+def test_class_index_targets_one_hot_mask_and_count():
+    labels = np.array([2, -100, 0, 1])
+    onehot, valid, safe, count = REGISTRY["class_index_targets"](
+        labels, 3, -100, np.dtype(np.float32), (4,))
+    np.testing.assert_array_equal(onehot, [[0, 0, 1], [0, 0, 0], [1, 0, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(valid, [True, False, True, True])
+    np.testing.assert_array_equal(safe, [2, 0, 0, 1])
+    assert count.dtype == np.float32 and count == 3
+
+
+def test_class_index_targets_names_bad_labels_and_shapes():
+    step = REGISTRY["class_index_targets"]
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 2\].*\[3\]"):
+        step(np.array([0, 3]), 3, -100, np.dtype(np.float64), (2,))
+    with pytest.raises(ValueError, match=r"must have shape \(3,\), got \(2,\)"):
+        step(np.array([0, 1]), 3, -100, np.dtype(np.float64), (3,))

@@ -128,6 +128,8 @@ class Primitive:
         try:
             out = self.impl(*(args if raw_args is None else raw_args), **kwargs)
         except ValueError as err:
+            if not self.differentiable:
+                raise  # a layer's step (a label check) says what was wrong itself
             raise self._shape_error(args, err) from None
         if raw_args is None:
             return out

@@ -52,6 +52,9 @@ def check_dtype(layer, x, expected):
     return x
 
 
+_MISSING = object()
+
+
 class Parameter(Tensor):
     """A tensor that is a trainable parameter of a module (``requires_grad=True``).
 
@@ -101,6 +104,9 @@ class Module:
     #: draws, state updates) happens inside nablanet primitives, and no Python branch
     #: depends on values.  nablanet's own layers set it; a subclass sets it to opt in.
     replayable = False
+    #: Counts assignments of attributes other than ``training`` that changed a value (a
+    #: dropout probability, a generator, a layer): a replayed step records anew after one.
+    _config_version = 0
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -114,6 +120,8 @@ class Module:
             raise AttributeError(
                 f"cannot assign {name!r} before Module.__init__(); call super().__init__() first"
             )
+        if name != "training" and getattr(self, name, _MISSING) is not value:
+            self.__dict__["_config_version"] = self._config_version + 1
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         if isinstance(value, Parameter):

@@ -265,8 +265,9 @@ def _plain_labels(target, shape, ignore_index):
     return _plain_labels_guard(np.asarray(raw(target)), shape, ignore_index)
 
 
-def _index_targets(target, n_classes, ignore_index, dtype, expected_shape):
-    labels = np.asarray(raw(target))
+def _index_targets_impl(labels, n_classes, ignore_index, dtype, expected_shape):
+    # one-hot targets, the mask of counted labels, safe indices and their count (in the
+    # logits' dtype, a divisor); a primitive so that a replayed step rebuilds them
     if labels.shape != expected_shape:
         raise ValueError(
             f"cross_entropy: class-index target must have shape {expected_shape}, "
@@ -283,7 +284,15 @@ def _index_targets(target, n_classes, ignore_index, dtype, expected_shape):
     safe = np.where(valid, labels, 0)
     np.put_along_axis(onehot, safe[..., None], 1, axis=-1)
     onehot *= valid[..., None]
-    return onehot, valid, safe
+    return onehot, valid, safe, np.array(np.count_nonzero(valid), dtype=dtype)
+
+
+_index_targets_step = Primitive("class_index_targets", _index_targets_impl, differentiable=False)
+
+
+def _index_targets(target, n_classes, ignore_index, dtype, expected_shape):
+    return _index_targets_step(np.asarray(raw(target)), n_classes, ignore_index, dtype,
+                               expected_shape)
 
 
 def cross_entropy(
@@ -338,11 +347,11 @@ def cross_entropy(
     target_kind = np.asarray(raw(target)).dtype.kind
     denominator = None
     if target_kind in "iub":
-        y, valid, labels = _index_targets(target, n_classes, ignore_index, dtype, shape[:-1])
+        y, valid, labels, count = _index_targets(target, n_classes, ignore_index, dtype,
+                                                 shape[:-1])
         if label_smoothing:
             uniform = valid[..., None].astype(dtype) * (label_smoothing / n_classes)
             y = y * (1 - label_smoothing) + uniform
-        count = int(np.sum(valid))
         if weight is not None:
             denominator = reduce_sum(weight[labels] * valid) if count else 1.0
             weight_rows = weight

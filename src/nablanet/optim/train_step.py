@@ -28,7 +28,8 @@ REPLAYABLE_LOSSES = frozenset({cross_entropy, mse_loss, binary_cross_entropy_wit
 #: Distinct (shapes, dtypes, modes) a step keeps programs for; further ones run eagerly.
 MAX_PROGRAMS = 8
 
-_training, _requires_grad = attrgetter("training"), attrgetter("requires_grad")
+_modes = attrgetter("training", "_config_version")
+_requires_grad = attrgetter("requires_grad")
 
 
 class TrainStep:
@@ -118,7 +119,7 @@ class TrainStep:
             self.reason = self._static_reason or "an input requires grad"
             return self._eager(x, y)
         x, y = _as_array(x), _as_array(y)
-        key = (x.shape, x.dtype, y.shape, y.dtype, *map(_training, self._modules),
+        key = (x.shape, x.dtype, y.shape, y.dtype, *map(_modes, self._modules),
                *map(_requires_grad, self._params))
         program = self._cache.get(key)
         if program is not None:
@@ -126,6 +127,7 @@ class TrainStep:
         if not self._cache.wants(key):
             self.reason = self._cache.reason
             return self._eager(x, y)
+        self.optimizer.zero_grad()
         with recording() as recorder:
             loss = self.loss_fn(self.model(x), y)
         live = {id(t.data): t for t in self._tensors}
@@ -150,10 +152,10 @@ class TrainStep:
         return Tensor._wrap(loss)
 
     def _eager(self, x, y):
+        self.optimizer.zero_grad()
         return self._finish(self.loss_fn(self.model(x), y))
 
     def _finish(self, loss):
-        self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         self.eager_steps += 1
