@@ -67,19 +67,19 @@ class Replayer:
 
     @staticmethod
     def run(program, values, seeds):
-        """Replay: per seed, the cotangent of each variable (None if it got none).
+        """Replay: the root's value and, per seed, each variable's cotangent (or None).
 
         Returns None when a guard declines (the caller then runs eagerly).
         """
         try:
-            _, per_seed = program.run(values, seeds)
+            root, per_seed = program.run(values, seeds)
         except ReplayMissError:
             return None
         cotangents = []
         for pairs in per_seed:
             found = {id(leaf): cot for leaf, cot in pairs}
             cotangents.append([found.get(id(var)) for var in program.variables])
-        return cotangents
+        return root, cotangents
 
 
 class _NotRecording:

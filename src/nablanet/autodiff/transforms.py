@@ -109,7 +109,7 @@ def _check_scalar(out):
         raise TypeError(f"grad requires a floating-point output, got dtype {out.dtype}")
 
 
-def value_and_grad(fun, argnums=0):
+def value_and_grad(fun, argnums=0, replay=False):
     """Return a function computing ``fun`` and its gradient.
 
     Parameters
@@ -118,6 +118,8 @@ def value_and_grad(fun, argnums=0):
         Function of arrays returning a scalar (a one-element array or Tensor).
     argnums : int or tuple of int, default 0
         Which positional arguments to differentiate.
+    replay : bool, default False
+        Replay the recorded graph on later calls (see :func:`jacobian`).
 
     Returns
     -------
@@ -133,11 +135,27 @@ def value_and_grad(fun, argnums=0):
     (5.0, array([2., 4.]))
     """
 
+    replayer = Replayer() if replay else None
+
     @functools.wraps(fun)
     def wrapped(*args):
         single, nums = _normalize_argnums(argnums, len(args))
-        out, inputs, nested = _trace(fun, args, nums)
+        key = None
+        if replayer is not None:
+            program, key, values = replayer.lookup(args, nums)
+            if program is not None:
+                seed = np.ones(program.root_shape, dtype=program.root_dtype)
+                replayed = replayer.run(program, values, [seed])
+                if replayed is not None:
+                    value, (cots,) = replayed
+                    grads = [cot if cot is not None else _zeros_like_cotangent((), var)
+                             for cot, var in zip(cots, program.variables, strict=True)]
+                    return value, (grads[0] if single else tuple(grads))
+        with Replayer.record(key) as recorder:
+            out, inputs, nested = _trace(fun, args, nums)
         _check_scalar(out)
+        if replayer is not None:
+            replayer.add(key, recorder, args, inputs, nums, out)
         seed = np.ones(out.shape, dtype=out.dtype)
         grads = _output(_pull(out, inputs, seed, nested), nested)
         value = out if nested else out.data
@@ -294,9 +312,10 @@ def _assemble(blocks, out_shape, inputs, single):
 
 def _replayed_jacobian(replayer, program, values, single):
     seeds = list(_identity_rows(program.root_shape, program.root_dtype, program.extra["rows"]))
-    per_seed = replayer.run(program, values, seeds)
-    if per_seed is None:
+    replayed = replayer.run(program, values, seeds)
+    if replayed is None:
         return None
+    per_seed = replayed[1]
     variables = program.variables
     blocks = [[] for _ in variables]
     for seed, cots in zip(seeds, per_seed, strict=True):
@@ -388,9 +407,9 @@ def hvp(fun, argnums=0, replay=False):
             program, key, values = replayer.lookup(args, nums)
             if program is not None:
                 (var,) = program.variables
-                per_seed = replayer.run(program, values, [_direction(v, var, False)])
-                if per_seed is not None:
-                    (cot,) = per_seed[0]
+                replayed = replayer.run(program, values, [_direction(v, var, False)])
+                if replayed is not None:
+                    (cot,) = replayed[1][0]
                     return cot if cot is not None else _zeros_like_cotangent((), var)
         with Replayer.record(key) as recorder:
             out, inputs, nested = _trace(fun, args, nums)

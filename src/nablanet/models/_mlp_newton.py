@@ -4,7 +4,8 @@ The network's parameters are flattened into one vector ``theta``; the loss of
 ``theta`` is the network run functionally (Linear, batch norm on the full
 batch, activations) with dropout left out, because a line search needs a
 deterministic objective.  Hessian-vector products come from the engine
-(``nablanet.hvp``: a gradient recorded and differentiated again).
+(``nablanet.hvp``: a gradient recorded and differentiated again; with ``replay=True``,
+so an epoch's CG products after the first two replay the recorded graph).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def newton_cg_epoch(est, X, y_index):
     def grad(theta):
         return value_and_grad(theta)[1]
 
-    hvp = nb.hvp(loss)
+    hvp = nb.hvp(loss, replay=True)  # one graph per epoch, many products: replayed
     theta0 = _flat(net)
     before = float(loss(theta0))
     with warnings.catch_warnings():
