@@ -66,6 +66,8 @@ class TrainStep:
         How the calls so far ran.
     reason : str or None
         Why the latest eager call was not replayed (None after a replay).
+    source : str or None
+        The Python code of the latest replayed step (None before the first replay).
 
     Examples
     --------
@@ -93,6 +95,7 @@ class TrainStep:
         self._cache = ProgramCache(MAX_PROGRAMS)
         self.replayed_steps = self.eager_steps = 0
         self.reason = self._static_reason
+        self.source = None
 
     def _unreplayable(self):
         for module in self._modules:
@@ -148,7 +151,7 @@ class TrainStep:
         store_leaf_grads(leaf_cotangents, {id(seed)})
         self.optimizer.step()
         self.replayed_steps += 1
-        self.reason = None
+        self.reason, self.source = None, program.source
         return Tensor._wrap(loss)
 
     def _eager(self, x, y):
