@@ -14,6 +14,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from nablanet.autodiff import mode
 from nablanet.autodiff.engine import store_leaf_grads
 from nablanet.autodiff.replay import Program, ProgramCache, ReplayMissError, recording
 from nablanet.autodiff.tensor import Tensor
@@ -48,7 +49,7 @@ class TrainStep:
     * two recordings that differ (a value computed outside primitives);
     * a batch whose labels leave the fused cross-entropy path (an ``ignore_index`` label,
       an out-of-range label, which then raises the eager error);
-    * inputs that require grad.
+    * inputs that require grad, or a call under ``no_grad`` (which then fails as eagerly).
 
     Parameters
     ----------
@@ -118,8 +119,9 @@ class TrainStep:
         -------
         Tensor
         """
-        if self._static_reason is not None or _needs_grad(x) or _needs_grad(y):
-            self.reason = self._static_reason or "an input requires grad"
+        if self._static_reason is not None or _needs_grad(x) or _needs_grad(y) or not (
+                mode.is_grad_enabled()):
+            self.reason = self._static_reason or "an input requires grad, or grad is disabled"
             return self._eager(x, y)
         x, y = _as_array(x), _as_array(y)
         key = (x.shape, x.dtype, y.shape, y.dtype, *map(_modes, self._modules),
