@@ -119,9 +119,13 @@ class TrainStep:
         -------
         Tensor
         """
-        if self._static_reason is not None or _needs_grad(x) or _needs_grad(y) or not (
-                mode.is_grad_enabled()):
-            self.reason = self._static_reason or "an input requires grad, or grad is disabled"
+        reason = self._static_reason
+        if reason is None and (_needs_grad(x) or _needs_grad(y)):
+            reason = "an input requires grad"
+        elif reason is None and not mode.is_grad_enabled():
+            reason = "gradients are disabled (no_grad)"
+        if reason is not None:
+            self.reason = reason
             return self._eager(x, y)
         x, y = _as_array(x), _as_array(y)
         key = (x.shape, x.dtype, y.shape, y.dtype, *map(_modes, self._modules),
