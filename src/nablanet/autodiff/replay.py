@@ -127,66 +127,29 @@ class _Resolver:
         return slot
 
 
-class _Call:
-    """Arguments of one call: a template with constants, filled from slots and live tensors."""
-
-    __slots__ = ("template", "fills", "lives", "kwargs", "kw_fills", "kw_lives", "signature")
-
-    def __init__(self, resolver, args, kwargs):
-        self.template, self.fills, self.lives = [], [], []
-        signature = []
-        for pos, value in enumerate(args):
-            kind, ref = resolver.source(value)
-            self.template.append(ref if kind == _CONST else None)
-            if kind == _SLOT:
-                self.fills.append((pos, ref))
-            elif kind == _LIVE:
-                self.lives.append((pos, ref))
-            signature.append((kind, ref))
-        self.kwargs, self.kw_fills, self.kw_lives = {}, [], []
-        for name, value in kwargs.items():
-            kind, ref = resolver.source(value)
-            if kind == _CONST:
-                self.kwargs[name] = ref
-            elif kind == _SLOT:
-                self.kw_fills.append((name, ref))
-            else:
-                self.kw_lives.append((name, ref))
-            signature.append((name, kind, ref))
-        self.signature = signature
-
-    def values(self, slots):
-        args = self.template.copy()
-        for pos, slot in self.fills:
-            args[pos] = slots[slot]
-        for pos, tensor in self.lives:
-            args[pos] = tensor.data
-        kwargs = self.kwargs
-        if self.kw_fills or self.kw_lives:
-            kwargs = dict(kwargs)
-            for name, slot in self.kw_fills:
-                kwargs[name] = slots[slot]
-            for name, tensor in self.kw_lives:
-                kwargs[name] = tensor.data
-        return args, kwargs
+def _sources(resolver, args, kwargs):
+    """Where each argument of a call comes from: ``(kind, ref)``, ``(name, kind, ref)``."""
+    sources = [resolver.source(value) for value in args]
+    sources += [(name, *resolver.source(value)) for name, value in kwargs.items()]
+    return sources
 
 
 class _Node:
     """A recorded node of the backward pass."""
 
-    __slots__ = ("prim", "call", "ans", "needs", "targets", "index")
+    __slots__ = ("prim", "sources", "ans", "needs", "targets", "index")
 
-    def __init__(self, prim, call, ans, needs, targets, index):
-        self.prim, self.call, self.ans = prim, call, ans
+    def __init__(self, prim, sources, ans, needs, targets, index):
+        self.prim, self.sources, self.ans = prim, sources, ans
         self.needs, self.targets, self.index = needs, targets, index
 
 
 class Program:
-    """A recorded step as flat forward and backward lists (build with :meth:`build`)."""
+    """A recorded step: its forward calls and backward nodes (build with :meth:`build`)."""
 
     def __init__(self):
-        self.guards = []  # (impl, call, out slot, traced result was None)
-        self.forward = []  # (impl, call, out slot(s), multiple outputs)
+        self.guards = []  # (impl, sources, out slot, the recorded result was None)
+        self.forward = []  # (impl, sources, out slot or slots, what it returns)
         self.nodes = []
         self.leaves = []
         self.n_slots = 0
@@ -221,23 +184,24 @@ class Program:
         program, resolver = cls(), _Resolver(inputs, live)
         node_of_tensor, leaf_index = {}, {}
         for prim, args, kwargs, result in entries:
-            call = _Call(resolver, args, kwargs)
-            program.signature.append((prim.name, call.signature))
+            sources = _sources(resolver, args, kwargs)
+            program.signature.append((prim.name, sources))
             if isinstance(result, tuple):
                 out = tuple(resolver.new_slot(r) for r in result)
             else:
                 out = resolver.new_slot(result)
             if prim.guard:
-                if any(slot >= len(inputs) for _, slot in call.fills) or call.lives:
+                if any(item[-2] == _LIVE or item[-2] == _SLOT and item[-1] >= len(inputs)
+                       for item in sources):
                     raise NotReplayableError(f"guard {prim.name!r} depends on more than the inputs")
-                program.guards.append((prim.impl, call, out, result is None))
+                program.guards.append((prim.impl, sources, out, result is None))
                 continue
             kind = _MANY if isinstance(result, tuple) else (
                 _ARRAY if isinstance(result, Tensor) else _AS_IS)
-            program.forward.append((prim.impl, call, out, kind))
+            program.forward.append((prim.impl, sources, out, kind))
             if isinstance(result, Tensor) and result._prim is prim:
                 node_of_tensor[id(result)] = len(program.nodes)
-                program.nodes.append(program._node(prim, args, call, out, node_of_tensor,
+                program.nodes.append(program._node(prim, args, sources, out, node_of_tensor,
                                                    leaf_index))
         if id(root) not in node_of_tensor or (scalar and root.data.size != 1):
             raise NotReplayableError("the loss is not a one-element tensor recorded in the step")
@@ -248,7 +212,7 @@ class Program:
         program.n_slots = resolver.n_slots
         return program
 
-    def _node(self, prim, args, call, out, node_of_tensor, leaf_index):
+    def _node(self, prim, args, sources, out, node_of_tensor, leaf_index):
         needs, targets = [], []
         for arg in args:
             need = isinstance(arg, Tensor) and arg.requires_grad
@@ -264,7 +228,7 @@ class Program:
                 targets.append((True, leaf_index[id(arg)]))
             else:
                 raise NotReplayableError("a recorded tensor from outside the step is used in it")
-        return _Node(prim, call, out, needs, targets, len(self.nodes))
+        return _Node(prim, sources, out, needs, targets, len(self.nodes))
 
     def same_as(self, other):
         """True when ``other`` records the same calls with the same sources and constants."""
@@ -349,9 +313,9 @@ class _Compiler:
             return self._name(ref, "t") + ".data"
         return self._name(ref, "c")
 
-    def _arguments(self, call):
+    def _arguments(self, sources):
         parts = []
-        for item in call.signature:
+        for item in sources:
             if len(item) == 2:
                 parts.append(self._ref(*item))
             else:
@@ -362,12 +326,12 @@ class _Compiler:
     def source(self):
         program = self.program
         lines = [f"def replay({''.join(f'v{i}, ' for i in range(program.n_inputs))}seeds):"]
-        for impl, call, out, was_none in program.guards:
-            lines.append(f"    v{out} = {self._name(impl, 'f')}({self._arguments(call)})")
+        for impl, sources, out, was_none in program.guards:
+            lines.append(f"    v{out} = {self._name(impl, 'f')}({self._arguments(sources)})")
             lines.append(f"    if v{out} is {'not ' if was_none else ''}None:")
             lines.append("        raise ReplayMissError")
-        for impl, call, out, kind in program.forward:
-            expr = f"{self._name(impl, 'f')}({self._arguments(call)})"
+        for impl, sources, out, kind in program.forward:
+            expr = f"{self._name(impl, 'f')}({self._arguments(sources)})"
             if kind == _MANY:
                 lines.append(f"    {', '.join(f'v{o}' for o in out)}, = {expr}")
             elif kind == _ARRAY:
@@ -389,7 +353,7 @@ class _Compiler:
         for node in reversed(nodes):
             g = f"g{node.index}"
             lines.append(f"        if {g} is not None:")
-            rule = self._rule(node, g, f"v{node.ans}", self._arguments(node.call))
+            rule = self._rule(node, g, f"v{node.ans}", self._arguments(node.sources))
             lines += [f"            {line}" for line in rule]
             lines.append(f"            {g} = None")
             for i, target in enumerate(node.targets):
