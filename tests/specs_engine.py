@@ -13,6 +13,9 @@ derivative is zero almost everywhere: they are checked to record nothing.
 import numpy as np
 
 import nablanet as nb
+from nablanet.ops import activations as ACT
+from nablanet.ops import arithmetic as A
+from nablanet.ops import reductions as R
 from nablanet.ops import shape as S
 from nablanet.ops import tensor_methods
 
@@ -231,4 +234,20 @@ ENGINE_SPECS = {
 #: Primitives with a zero derivative almost everywhere, and an input for each.
 NON_DIFFERENTIABLE = {
     "sign": lambda rng: (nb.sign, [rng.standard_normal((3, 4))]),
+    # the masks of backward rules, primitives so that a replayed backward pass recomputes
+    # them; each as a function of one float array of the output's shape
+    "compare": lambda rng: (lambda x: A.compare(x, 0.0, op=np.greater),
+                            [rng.standard_normal((3, 4))]),
+    "positive_mask": lambda rng: (ACT._positive, [rng.standard_normal((3, 4))]),
+    "leaky_relu_slope": lambda rng: (lambda x: ACT._leaky_slope(x, 0.1),
+                                     [rng.standard_normal((3, 4))]),
+    "tie_split": lambda rng: (lambda x: A._tie_split(x, np.full((3, 4), 0.1)),
+                              [rng.standard_normal((3, 4))]),
+    "where_branch_mask": lambda rng: (lambda x: A._branch_mask(x, False),
+                                      [rng.standard_normal((3, 4))]),
+    "clip_inside": lambda rng: (lambda x: A._clip_inside(x, -0.5, 0.5, (3, 4)),
+                                [rng.standard_normal((3, 4))]),
+    "extreme_share": lambda rng: (
+        lambda x: R._extreme_share(x, np.max(nb.Tensor(x).data, axis=1), axis=1),
+        [rng.standard_normal((3, 4))]),
 }

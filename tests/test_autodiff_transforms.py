@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import nablanet as nb
+from flat_params import split_flat
 
 
 # -- claim C4: a three-variable y(u, v, z) ---------------------------------------------
@@ -233,12 +234,7 @@ def test_mlp_loss_hessian_over_all_parameters_matches_torch_func():
     theta = 0.5 * rng.standard_normal(sum(int(np.prod(s)) for s in sizes))
 
     def unpack(t):
-        parts, start = [], 0
-        for s in sizes:
-            n = int(np.prod(s))
-            parts.append(t[start:start + n].reshape(s))
-            start += n
-        return parts
+        return split_flat(t, sizes)
 
     def loss_nb(t):
         W1, b1, W2, b2 = unpack(t)

@@ -12,7 +12,7 @@ from nablanet.autodiff import REGISTRY
 #: Every non-differentiable primitive that is a layer's step, checked below.
 LAYER_STEPS = {
     "batch_norm_statistics", "inverse_std", "dropout_mask_draw", "gaussian_noise_draw",
-    "class_index_labels", "class_index_targets",
+    "class_index_labels", "class_index_targets", "one_hot",
 }
 
 
@@ -114,3 +114,10 @@ def test_class_index_targets_names_bad_labels_and_shapes():
         step(np.array([0, 3]), 3, -100, np.dtype(np.float64), (2,))
     with pytest.raises(ValueError, match=r"must have shape \(3,\), got \(2,\)"):
         step(np.array([0, 1]), 3, -100, np.dtype(np.float64), (3,))
+
+
+def test_one_hot_of_labels():
+    out = REGISTRY["one_hot"](np.array([[2, 0], [1, 1]]), 3, np.dtype(np.float32))
+    assert out.shape == (2, 2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.argmax(axis=-1), [[2, 0], [1, 1]])
+    np.testing.assert_array_equal(out.sum(axis=-1), np.ones((2, 2)))

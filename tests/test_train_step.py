@@ -47,6 +47,16 @@ def assert_same_tree(a, b, where="optimizer state"):
         assert a == b, where
 
 
+def sandwich(seed, width, *middle, n_out=N_OUT):
+    """Builds Linear(N_IN, width), the ``middle`` modules (factories), Linear(width, n_out)."""
+    def build():
+        rng = np.random.default_rng(seed)
+        return nn.Sequential(nn.Linear(N_IN, width, generator=rng), *(m() for m in middle),
+                             nn.Linear(width, n_out, generator=rng))
+
+    return build
+
+
 class Twins:
     """A model trained by ``TrainStep`` and its eager twin, compared after every step."""
 
@@ -211,11 +221,7 @@ def test_optimizers_replay_bit_identically(make_opt):
 @pytest.mark.parametrize("activation", [nn.Tanh, nn.ReLU, nn.Sigmoid, lambda: nn.LeakyReLU(0.3)],
                          ids=["tanh", "relu", "sigmoid", "leaky"])
 def test_sequential_activations(activation):
-    def build():
-        rng = np.random.default_rng(3)
-        return nn.Sequential(nn.Linear(N_IN, 12, generator=rng), activation(),
-                             nn.Linear(12, N_OUT, generator=rng))
-
+    build = sandwich(3, 12, activation)
     twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(class_batches(6))
     assert twins.step.replayed_steps == 4
 
@@ -243,11 +249,7 @@ def test_gaussian_dropout():
 
 
 def test_batch_norm_cumulative_average_counts_in_replay():
-    def build():
-        rng = np.random.default_rng(7)
-        return nn.Sequential(nn.Linear(N_IN, 12, generator=rng), nn.BatchNorm1d(12, momentum=None),
-                             nn.ReLU(), nn.Linear(12, N_OUT, generator=rng))
-
+    build = sandwich(7, 12, lambda: nn.BatchNorm1d(12, momentum=None), nn.ReLU)
     twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(class_batches(8))
     assert twins.step.replayed_steps == 6
     assert int(twins.net[1].num_batches_tracked.data) == 8
@@ -259,11 +261,7 @@ def test_batch_norm_cumulative_average_counts_in_replay():
                                      {"eps": 1e-3, "momentum": 0.3}],
                          ids=["no-affine", "no-running-stats", "eps-momentum"])
 def test_batch_norm_variants(options):
-    def build():
-        rng = np.random.default_rng(8)
-        return nn.Sequential(nn.Linear(N_IN, 12, generator=rng), nn.BatchNorm1d(12, **options),
-                             nn.Tanh(), nn.Linear(12, N_OUT, generator=rng))
-
+    build = sandwich(8, 12, lambda: nn.BatchNorm1d(12, **options), nn.Tanh)
     twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(class_batches(6))
     assert twins.step.replayed_steps == 4
 
@@ -291,11 +289,7 @@ def test_mse_loss(reduction):
 
 @pytest.mark.parametrize("weight", [None, np.array([0.5, 2.0])], ids=["plain", "weight"])
 def test_bce_with_logits_loss(weight):
-    def build():
-        rng = np.random.default_rng(10)
-        return nn.Sequential(nn.Linear(N_IN, 8, generator=rng), nn.ReLU(),
-                             nn.Linear(8, 2, generator=rng))
-
+    build = sandwich(10, 8, nn.ReLU, n_out=2)
     twins = Twins(build, lambda: nn.BCEWithLogitsLoss(weight=weight), sgd())
     twins.run(value_batches(6, 2, binary=True))
     assert twins.step.replayed_steps == 4
@@ -338,11 +332,7 @@ def test_parameters_outside_the_optimizer_accumulate_grads():
 
 # -- fallbacks: eager, with a reason, still identical ---------------------------------
 def test_user_module_never_replays():
-    def build():
-        rng = np.random.default_rng(13)
-        return nn.Sequential(nn.Linear(N_IN, 8, generator=rng), Scale(8),
-                             nn.Linear(8, N_OUT, generator=rng))
-
+    build = sandwich(13, 8, lambda: Scale(8))
     twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(class_batches(5))
     assert (twins.step.eager_steps, twins.step.replayed_steps) == (5, 0)
     assert "Scale" in twins.step.reason
@@ -399,9 +389,9 @@ def test_out_of_range_labels_raise_the_eager_error():
         twins.step(x, y)
     with pytest.raises(ValueError, match="class labels must lie"):
         twins.eager(x, y)
-    # the forward pass ran in both: statistics and dropout draws agree (the grads may not:
-    # the twin's loop cleared them before its forward pass, TrainStep clears them after)
-    twins.check_state()
+    # the forward pass ran in both: statistics and dropout draws agree, and both cleared
+    # the grads before it (zero_grad first, as in the usual loop)
+    twins.check()
     twins.run(batches[4:])
     assert twins.step.replayed_steps == 3
 
@@ -423,11 +413,7 @@ def test_inputs_requiring_grad_run_eagerly():
 @pytest.mark.parametrize("cheat", [lambda: AddsDataOutsidePrimitives(), lambda: NumpyMask(15)],
                          ids=["data-outside-primitives", "numpy-mask"])
 def test_values_outside_primitives_prevent_replay(cheat):
-    def build():
-        rng = np.random.default_rng(16)
-        return nn.Sequential(nn.Linear(N_IN, 8, generator=rng), cheat(),
-                             nn.Linear(8, N_OUT, generator=rng))
-
+    build = sandwich(16, 8, cheat)
     twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(class_batches(6))
     assert (twins.step.eager_steps, twins.step.replayed_steps) == (6, 0)
     assert "differ" in twins.step.reason

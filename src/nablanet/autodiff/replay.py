@@ -438,6 +438,8 @@ class ProgramCache:
 
     def add(self, key, build):
         """File a recording: ``build()`` returns its Program or raises NotReplayableError."""
+        if type(self.entries.get(key)) is not tuple and key in self.entries:
+            return  # settled: a program (this call was one its guard declined) or a reason
         try:
             program = build()
         except NotReplayableError as err:

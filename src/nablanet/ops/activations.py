@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.autodiff.tensor import shape_of
 from nablanet.ops.arithmetic import exp
 from nablanet.ops.reductions import sum as reduce_sum
 
@@ -120,9 +120,14 @@ def _relu_impl(x):
     return np.maximum(x, 0)
 
 
-def _positive(x):
-    xv = raw(x)
-    return (xv > 0).astype(xv.dtype)
+def _positive_impl(x):
+    x = np.asarray(x)
+    return (x > 0).astype(x.dtype)
+
+
+# masks are primitives too (not differentiated): a recorded backward pass that is
+# replayed (nablanet.autodiff.replay) recomputes them instead of freezing them
+_positive = Primitive("positive_mask", _positive_impl, differentiable=False)
 
 
 _relu = Primitive("relu", _relu_impl)
@@ -141,13 +146,13 @@ def _leaky_relu_impl(x, negative_slope=0.01):
     return extreme(out, x, out=out)
 
 
-def _leaky_slope(x, negative_slope):
+def _leaky_slope_impl(x, negative_slope):
     """The constant 1 where x > 0, the slope s elsewhere, without np.where.
 
     ``[x > 0] (1 - s) + s`` in three passes when that rounds to exactly 1 in the dtype
     (it does for the usual slopes), else a table look-up (exact for any s, ~5x slower).
     """
-    xv = raw(x)
+    xv = np.asarray(x)
     dtype = xv.dtype if xv.dtype.kind == "f" else np.dtype(np.float64)
     positive = np.greater(xv, 0)
     slope, rest = dtype.type(negative_slope), dtype.type(1.0 - negative_slope)
@@ -157,6 +162,9 @@ def _leaky_slope(x, negative_slope):
         out += slope
         return out
     return np.array([negative_slope, 1.0], dtype=dtype).take(positive.view(np.uint8))
+
+
+_leaky_slope = Primitive("leaky_relu_slope", _leaky_slope_impl, differentiable=False)
 
 
 _leaky_relu = Primitive("leaky_relu", _leaky_relu_impl)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.autodiff.tensor import shape_of
 from nablanet.ops._broadcast import unbroadcast
 
 
@@ -80,7 +80,7 @@ def _power_dbase(g, ans, x, y):
 
 def _power_dexponent(g, ans, x, y):
     # d(x^y)/dy = x^y log x  (taken as 0 where x == 0, as the limit for y > 0)
-    safe = where(raw(x) > 0, x, 1.0)
+    safe = where(compare(x, 0, op=np.greater), x, 1.0)
     return g * ans * log(safe)
 
 
@@ -115,13 +115,18 @@ sign = Primitive("sign", np.sign, differentiable=False)
 
 abs = Primitive("abs", np.abs)  # noqa: A001 - mirrors numpy.abs
 # d|x| = sign(x) dx  (0 at x = 0, as PyTorch)
-abs.defvjp(lambda g, ans, x: g * np.sign(raw(x)))
+abs.defvjp(lambda g, ans, x: g * sign(x))
 
 
-def _tie_split(x, y):
+def _tie_split_impl(x, y):
     """Weight of x in max(x, y): 1 where x wins, 1/2 on ties (PyTorch), 0 otherwise."""
-    x, y = raw(x), raw(y)
     return np.where(x == y, 0.5, (x > y).astype(np.result_type(x, y, np.float32)))
+
+
+# the masks of the rules below are primitives too (not differentiated), so that a
+# recorded backward pass that is replayed recomputes them (nablanet.autodiff.replay)
+_tie_split = Primitive("tie_split", _tie_split_impl, differentiable=False)
+compare = Primitive("compare", lambda a, b, op: op(a, b), differentiable=False)
 
 
 maximum = Primitive("maximum", np.maximum)
@@ -147,15 +152,19 @@ def _where_impl(condition, x, y):
 
 def _where_rule(branch):
     def rule(g, ans, condition, x, y):
-        taken = np.asarray(raw(condition), dtype=bool)
-        if not branch:
-            taken = ~taken
+        taken = _branch_mask(condition, branch)
         target = x if branch else y
         return unbroadcast(where(taken, g, 0.0), shape_of(target), _ndim(ans))
 
     return rule
 
 
+def _branch_mask_impl(condition, branch):
+    taken = np.asarray(condition, dtype=bool)
+    return taken if branch else ~taken
+
+
+_branch_mask = Primitive("where_branch_mask", _branch_mask_impl, differentiable=False)
 where = Primitive("where", _where_impl)
 # d where(c, x, y) = where(c, dx, dy)
 where.defvjp(None, _where_rule(True), _where_rule(False))
@@ -165,13 +174,20 @@ def _clip_impl(x, lo, hi):
     return np.clip(x, lo, hi)
 
 
-def _clip_rule(g, ans, x, lo, hi):
-    xv = raw(x)
-    inside = np.ones(np.shape(raw(ans)), dtype=bool)  # bounds may broadcast x up
+def _clip_inside_impl(x, lo, hi, shape):
+    inside = np.ones(shape, dtype=bool)  # bounds may broadcast x up
     if lo is not None:
-        inside = inside & (xv >= raw(lo))
+        inside = inside & (x >= lo)
     if hi is not None:
-        inside = inside & (xv <= raw(hi))
+        inside = inside & (x <= hi)
+    return inside
+
+
+_clip_inside = Primitive("clip_inside", _clip_inside_impl, differentiable=False)
+
+
+def _clip_rule(g, ans, x, lo, hi):
+    inside = _clip_inside(x, lo, hi, tuple(shape_of(ans)))
     return unbroadcast(where(inside, g, 0.0), shape_of(x), _ndim(ans))
 
 

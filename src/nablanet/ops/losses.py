@@ -218,10 +218,14 @@ def _one_hot(labels, n_classes, dtype):
     return onehot
 
 
+# a primitive (not differentiated), so that a replayed backward pass rebuilds it
+_one_hot_step = Primitive("one_hot", _one_hot, differentiable=False)
+
+
 def _ce_index_rule(g, ans, needs, z, labels, denominator=1):
     # L = sum_n (lse z_n - z_n[y_n]) / d  =>  dL/dz = (softmax(z) - onehot(y)) / d  (C3/C7)
     z_shape = tuple(shape_of(z))
-    onehot = _one_hot(raw(labels), z_shape[-1], raw(z).dtype)
+    onehot = _one_hot_step(labels, z_shape[-1], raw(z).dtype)
     g = reshape(g, tuple(shape_of(g)) + (1,) * len(z_shape))
     return (g * (1.0 / denominator)) * (_softmax(z, axis=-1) - onehot), None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.autodiff.tensor import shape_of
 from nablanet.ops.arithmetic import exp
 from nablanet.ops.shape import broadcast_to, reshape
 
@@ -66,13 +66,21 @@ def mean(x, axis=None, keepdims=False):
     return sum(x, axis=axis, keepdims=keepdims) / count
 
 
+def _extreme_share_impl(x, ans, axis=None):
+    # 1/k at the k entries equal to the extreme of their slice, 0 elsewhere
+    x = np.asarray(x)
+    hit = x == np.reshape(ans, _kept_shape(x.shape, axis))
+    share = hit / np.sum(hit, axis=_axes(axis, x.ndim), keepdims=True)
+    return share.astype(x.dtype)
+
+
+# a primitive (not differentiated), so that a replayed backward pass recomputes it
+_extreme_share = Primitive("extreme_share", _extreme_share_impl, differentiable=False)
+
+
 def _extreme_rule(g, ans, x, axis=None, keepdims=False):
     # d max(x) / dx_i = 1/k for the k elements equal to the max (PyTorch's amax)
-    xv = raw(x)
-    kept = _kept_shape(xv.shape, axis)
-    hit = xv == np.reshape(raw(ans), kept)
-    share = hit / np.sum(hit, axis=_axes(axis, xv.ndim), keepdims=True)
-    return _spread(g, xv.shape, axis, keepdims) * share.astype(xv.dtype)
+    return _spread(g, tuple(shape_of(x)), axis, keepdims) * _extreme_share(x, ans, axis=axis)
 
 
 def _max_impl(x, axis=None, keepdims=False):

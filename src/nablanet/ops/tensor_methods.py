@@ -21,7 +21,8 @@ def _reflected(fun):
 
 def _compare(op):
     def method(self, other):
-        return Tensor(op(self.data, raw(other)))
+        # a primitive that is not differentiated: recorded, so a replay recomputes it
+        return A.compare(self, other, op=op)
 
     return method
 
