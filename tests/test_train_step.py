@@ -642,3 +642,20 @@ def test_ignore_index_labels_recorded_twice():
     another[[1, 2]] = -100
     twins(batches[3][0], another)
     assert twins.step.replayed_steps == 2
+
+
+def test_loss_made_unreplayable_after_replay_started_runs_eagerly():
+    # class weights set on the loss after replay started: a new key, checked at recording
+    twins = Twins(notes_mlp(), nn.CrossEntropyLoss, sgd())
+    batches = class_batches(7)
+    twins.run(batches[:3])
+    assert twins.step.replayed_steps == 1
+
+    def weigh(loss_fn):
+        loss_fn.weight = np.linspace(0.5, 2.0, N_OUT)
+
+    weigh(twins.loss_fn)
+    weigh(twins.ref_loss)
+    twins.run(batches[3:])
+    assert twins.step.replayed_steps == 1
+    assert "CrossEntropyLoss" in twins.step.reason

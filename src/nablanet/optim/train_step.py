@@ -16,7 +16,13 @@ import numpy as np
 
 from nablanet.autodiff import mode
 from nablanet.autodiff.engine import store_leaf_grads
-from nablanet.autodiff.replay import Program, ProgramCache, ReplayMissError, recording
+from nablanet.autodiff.replay import (
+    NotReplayableError,
+    Program,
+    ProgramCache,
+    ReplayMissError,
+    recording,
+)
 from nablanet.autodiff.tensor import Tensor
 from nablanet.ops.losses import (
     binary_cross_entropy_with_logits,
@@ -92,11 +98,19 @@ class TrainStep:
                                                             *m._buffers.values())
                          if isinstance(t, Tensor)]
         self._params = [t for t in self._tensors if t.requires_grad]
-        self._static_reason = "replay=False" if not replay else self._unreplayable()
+        self._static_reason = None if replay else "replay=False"
         self._cache = ProgramCache(MAX_PROGRAMS)
         self.replayed_steps = self.eager_steps = 0
-        self.reason = self._static_reason
+        self.reason = self._static_reason or self._unreplayable()
         self.source = None
+
+    def _build(self, entries, inputs, live, loss):
+        # modules and losses are checked at each recording: a setting may have changed
+        # (CrossEntropyLoss.weight), and a changed setting is a new key
+        reason = self._unreplayable()
+        if reason is not None:
+            raise NotReplayableError(reason)
+        return Program.build(entries, inputs, live, loss)
 
     def _unreplayable(self):
         for module in self._modules:
@@ -140,7 +154,7 @@ class TrainStep:
         with recording() as recorder:
             loss = self.loss_fn(self.model(x), y)
         live = {id(t.data): t for t in self._tensors}
-        self._cache.add(key, lambda: Program.build(recorder.entries, [x, y], live, loss))
+        self._cache.add(key, lambda: self._build(recorder.entries, [x, y], live, loss))
         self.reason = self._cache.reason
         return self._finish(loss)
 
