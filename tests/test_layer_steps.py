@@ -121,3 +121,10 @@ def test_one_hot_of_labels():
     assert out.shape == (2, 2, 3) and out.dtype == np.float32
     np.testing.assert_array_equal(out.argmax(axis=-1), [[2, 0], [1, 1]])
     np.testing.assert_array_equal(out.sum(axis=-1), np.ones((2, 2)))
+
+
+def test_dropout_mask_takes_an_integer_shape():
+    from nablanet.ops import dropout_mask
+
+    mask = dropout_mask(5, 0.5, np.random.default_rng(0))
+    assert mask.shape == (5,) and set(np.unique(mask)) <= {0.0, 1.0}

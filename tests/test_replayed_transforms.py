@@ -484,3 +484,50 @@ def test_program_source_is_python(rng):
     assert function.name == "replay"
     assert len(function.args.args) == program.n_inputs + 1  # the inputs and the seeds
     assert program.n_inputs == 3  # theta, X and the labels
+
+
+# -- found in review -----------------------------------------------------------------------
+def test_an_index_tuple_holding_the_labels_follows_them(runs, rng):
+    X = rng.standard_normal((6, 3))
+
+    def nll(w, X, y):
+        logp = nb.ops.log_softmax(X @ nb.reshape(w, (3, 4)), axis=1)
+        return -nb.mean(logp[np.arange(6), y])  # the labels inside a fancy index
+
+    w, y0 = rng.standard_normal(12), rng.integers(0, 4, 6)
+    calls = [(w, X, y0), (w, X, y0)] + [(rng.standard_normal(12), X, rng.integers(0, 4, 6))
+                                        for _ in range(3)]
+    for kind in ("value_and_grad", "hessian"):
+        compare(make(kind, nll, replay=True), make(kind, nll), calls)
+    assert "replayed" in runs
+
+
+def test_a_boolean_mask_index_never_replays(runs):
+    points = [np.array([1.0, -2.0, 3.0, -0.5])] * 2 + [np.array([-1.0, 2.0, 3.0, 0.5])] * 2
+
+    def fun(w):
+        return nb.mean(w[w > 0] ** 2)  # the count of positive entries is a value
+
+    transform = nb.value_and_grad(fun, replay=True)
+    compare(transform, nb.value_and_grad(fun), [(p,) for p in points])
+    assert runs == [] and "boolean mask" in replayer_of(transform).cache.reason
+
+
+def test_one_array_in_two_argument_places_keys_its_own_program(rng):
+    def fun(w, a, b):
+        return nb.sum((a @ w - b) ** 2)
+
+    w = rng.standard_normal((3, 3))
+    xs = [rng.standard_normal((5, 3)) for _ in range(5)]
+    calls = [(w, xs[0], xs[0]), (w, xs[1], xs[1]), (w, xs[2], xs[3]), (w, xs[3], xs[4]),
+             (w, xs[4], xs[2]), (w, xs[2], xs[2])]
+    compare(nb.value_and_grad(fun, replay=True), nb.value_and_grad(fun), calls)
+
+
+def test_a_transform_inside_a_recording_runs_eagerly(rng):
+    fun = lambda x: nb.sum(nb.tanh(x) ** 2)  # noqa: E731
+    transform, x = nb.value_and_grad(fun, replay=True), rng.standard_normal(3)
+    with replay.recording():
+        got = transform(x)
+    assert_same(got, nb.value_and_grad(fun)(x))
+    assert replayer_of(transform).cache.entries == {}

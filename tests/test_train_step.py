@@ -659,3 +659,61 @@ def test_loss_made_unreplayable_after_replay_started_runs_eagerly():
     twins.run(batches[3:])
     assert twins.step.replayed_steps == 1
     assert "CrossEntropyLoss" in twins.step.reason
+
+
+# -- found in review: aliasing, structure changes, nesting --------------------------------
+def autoencoder():
+    rng = np.random.default_rng(20)
+    return nn.Sequential(nn.Linear(N_IN, 6, generator=rng), nn.Tanh(),
+                         nn.Linear(6, N_IN, generator=rng))
+
+
+def test_input_used_as_target_is_not_confused_with_a_separate_target():
+    twins = Twins(autoencoder, nn.MSELoss, sgd(lr=0.01))
+    x = [b[0] for b in class_batches(6)]
+    twins.run([(x[0], x[0]), (x[1], x[1]), (x[2], x[2])])  # recorded twice, then replayed
+    assert twins.step.replayed_steps == 1
+    twins.run([(x[3], x[4]), (x[4], x[5]), (x[5], x[3])])  # other programs, same results
+    twins.run([(x[3], x[3])])
+    assert twins.step.replayed_steps == 3
+
+
+@pytest.mark.parametrize("change", ["append", "register_parameter", "new_dropout"])
+def test_structure_changes_after_replay_started_are_seen(change):
+    twins = Twins(sandwich(21, 8, nn.Tanh), nn.CrossEntropyLoss, sgd())
+    batches = class_batches(9)
+    twins.run(batches[:3])
+
+    def alter(model):
+        if change == "append":
+            model.append(nn.LeakyReLU(0.2))
+        elif change == "register_parameter":
+            model[0].register_parameter("bias", None)
+        else:
+            model.gate = nn.Dropout(0.5, generator=np.random.default_rng(22))
+            model.append(model.gate)
+
+    twins.both(alter)
+    twins.run(batches[3:6])
+    if change == "new_dropout":
+        twins.both(lambda model: model.gate.eval())  # its mode is part of the key
+    twins.run(batches[6:])
+    assert twins.step.replayed_steps >= 2
+
+
+def test_astype_after_replay_started_raises_as_eagerly():
+    twins = Twins(sandwich(23, 8, nn.Tanh), nn.CrossEntropyLoss, sgd())
+    batches = class_batches(4)
+    twins.run(batches[:3])
+    twins.both(lambda model: model.astype(np.float32))
+    with pytest.raises(TypeError, match="dtype float64"):
+        twins.step(*batches[3])
+
+
+def test_a_step_inside_a_recording_runs_eagerly():
+    net = sandwich(24, 8, nn.Tanh)()
+    step = optim.TrainStep(net, nn.CrossEntropyLoss(), optim.SGD(net.parameters(), lr=0.1))
+    x, y = class_batches(1)[0]
+    with replay.recording():
+        step(x, y)
+    assert step.eager_steps == 1 and "inside another recording" in step.reason

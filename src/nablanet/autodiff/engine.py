@@ -129,8 +129,8 @@ def first_order_cotangents(prim, g, ans, needs, values, kwargs):
     """The cotangents of a node's arguments on plain arrays (the rule the engine picks).
 
     The in-place variant runs when it may: ``g`` must be held by nobody but the caller's
-    one reference (``_ENGINE_REFS``) if the variant writes into it.  Shared by the backward
-    pass and by the replayed training step, so both pick the same rule.
+    one reference (``_ENGINE_REFS``) if the variant writes into it.  A replayed step
+    (``autodiff/_replay_source.py``) writes the same choice out as code: keep them in step.
     """
     if prim.inplace_vjp is not None:
         if (not prim.inplace_needs_exclusive or _exclusive(g)) and prim.inplace_vjp_valid():
@@ -178,8 +178,8 @@ def _propagate(node, g, create_graph, sums, stop_ids):
 
 #: References to a cotangent held only by the backward loop: ``_propagate``'s argument,
 #: ``first_order_cotangents``' argument, ``_exclusive``'s argument and ``sys.getrefcount``'s
-#: own (CPython 3.11; the replayed step calls ``first_order_cotangents`` from a loop holding
-#: the cotangent in one local, the same count; pinned by
+#: own (CPython 3.11; a replayed step writes the same choice out with its own count,
+#: ``_replay_source._REPLAY_REFS``; pinned by
 #: ``tests/test_autodiff_inplace.py``, which also checks that a shared cotangent is never
 #: written to).
 _ENGINE_REFS = 4

@@ -1,4 +1,4 @@
-"""Record a step's primitive calls once, then replay them as a flat list of kernels.
+"""Record a step's primitive calls, then replay them as one flat function of kernels.
 
 An eager training step spends most of its Python time outside the arithmetic: module
 calls, Tensor wrappers, the recorded graph, the backward heap.  A :class:`Recorder`
@@ -10,17 +10,18 @@ from, the result); :meth:`Program.build` turns that tape into
   read at each replay so that in-place updates and ``load_state_dict`` are seen) or
   frozen constants;
 * a backward list: the recorded nodes in decreasing creation order (the order the
-  engine's heap pops them), each with the first-order rule the engine would pick
-  (:func:`~nablanet.autodiff.engine.first_order_cotangents`) and where its cotangents go.
+  engine's heap pops them), each with where its cotangents go.
 
-:meth:`Program.run` replays both on fresh inputs and returns the loss and the leaves'
-cotangents, bit for bit what the eager step computes.  Everything that varies between
-steps must therefore happen inside primitives: dropout masks, batch statistics and the
-running-statistics update are primitives for this reason; a primitive marked ``guard``
-(the class-label check of cross-entropy) is re-run before anything else, and a changed
-answer makes the replay decline (:class:`ReplayMissError`).  The caller
-(:class:`nablanet.optim.TrainStep`) builds two programs from two eager steps and replays
-only when they agree, which catches values computed outside primitives.
+:meth:`Program.compile` writes both out as one Python function
+(:mod:`nablanet.autodiff._replay_source`), and :meth:`Program.run` replays it on fresh
+inputs and returns the loss and the leaves' cotangents, bit for bit what the eager step
+computes.  Everything that varies between steps must therefore happen inside primitives:
+dropout masks, batch statistics and the running-statistics update are primitives for
+this reason; a primitive marked ``guard`` (the class-label check of cross-entropy) is
+re-run before anything else, and a changed answer makes the replay decline
+(:class:`ReplayMissError`).  The callers (:class:`nablanet.optim.TrainStep`, the
+``replay=True`` transforms) build two programs from two eager calls and replay only when
+they agree, which catches values computed outside primitives that differ between them.
 """
 
 from __future__ import annotations
@@ -30,20 +31,25 @@ from threading import get_ident
 
 import numpy as np
 
-from nablanet.autodiff.engine import _exclusive, add_owned
+from nablanet.autodiff._replay_source import (
+    _ARRAY,
+    _AS_IS,
+    _CONST,
+    _LIVE,
+    _MANY,
+    _SEQ,
+    _SLOT,
+    NotReplayableError,
+    ReplayMissError,
+    write_source,
+)
 from nablanet.autodiff.primitive import RECORDERS
 from nablanet.autodiff.tensor import Tensor
 
-_SLOT, _LIVE, _CONST = 0, 1, 2  # where an argument comes from
-_AS_IS, _ARRAY, _MANY = 0, 1, 2  # what a call returns: any value, an array (a Tensor's), a tuple
-
-
-class NotReplayableError(Exception):
-    """The recorded step cannot be replayed (the message says why)."""
-
-
-class ReplayMissError(Exception):
-    """A guard's answer changed: this step must run eagerly."""
+__all__ = [
+    "NotReplayableError", "Program", "ProgramCache", "Recorder", "ReplayMissError",
+    "is_recording", "recording",
+]
 
 
 class Recorder:
@@ -64,6 +70,11 @@ class Recorder:
             self.busy = False
         self.entries.append((prim, args, kwargs, result))
         return result
+
+
+def is_recording():
+    """True while this thread records primitive calls (nested recordings run eagerly)."""
+    return get_ident() in RECORDERS
 
 
 @contextmanager
@@ -114,6 +125,11 @@ class _Resolver:
                 return _SLOT, self.slot_of_array[key]
             if key in self.live:
                 return _LIVE, self.live[key]
+        elif type(value) is tuple or type(value) is list:
+            # an index such as (arange(n), labels): its arrays may be inputs or results
+            items = tuple(self.source(item) for item in value)
+            if any(kind != _CONST for kind, _ in items):
+                return _SEQ, (type(value), items)
         return _CONST, value
 
     def new_slot(self, value):
@@ -125,6 +141,31 @@ class _Resolver:
         elif type(value) is np.ndarray:
             self.slot_of_array[id(value)] = slot
         return slot
+
+
+#: Primitives whose result's shape follows a boolean mask among their arguments.
+_INDEXING = frozenset({"getitem", "index_add"})
+
+
+def _has_mask(values):
+    for value in values:
+        value = value.data if isinstance(value, Tensor) else value
+        if type(value) is np.ndarray and value.dtype == bool and value.ndim:
+            return True
+        if (type(value) is tuple or type(value) is list) and _has_mask(value):
+            return True
+    return False
+
+
+def _only_inputs(sources, n_inputs):
+    """Whether a call's sources are inputs and constants only (a guard's may be no more)."""
+    for item in sources:
+        kind, ref = item[-2], item[-1]
+        if kind == _LIVE or kind == _SLOT and ref >= n_inputs:
+            return False
+        if kind == _SEQ and not _only_inputs(ref[1], n_inputs):
+            return False
+    return True
 
 
 def _sources(resolver, args, kwargs):
@@ -156,7 +197,9 @@ class Program:
         self.root_slot = self.root_node = self.n_inputs = None
         self.root_shape = self.root_dtype = None
         self.signature = []
-        self.source = None  # the replayed step's Python source, written at the first run
+        self.source = None  # the replayed step's Python source, written by compile()
+        self.variables = []  # a transform's differentiated inputs (their cotangents are kept)
+        self.extra = {}  # what the caller needs again at replay (a jacobian's rows per pass)
         self._replay = None
 
     @classmethod
@@ -191,11 +234,13 @@ class Program:
             else:
                 out = resolver.new_slot(result)
             if prim.guard:
-                if any(item[-2] == _LIVE or item[-2] == _SLOT and item[-1] >= len(inputs)
-                       for item in sources):
+                if not _only_inputs(sources, len(inputs)):
                     raise NotReplayableError(f"guard {prim.name!r} depends on more than the inputs")
                 program.guards.append((prim.impl, sources, out, result is None))
                 continue
+            if prim.name in _INDEXING and _has_mask(args):
+                raise NotReplayableError(
+                    f"{prim.name} with a boolean mask: the result's shape depends on values")
             kind = _MANY if isinstance(result, tuple) else (
                 _ARRAY if isinstance(result, Tensor) else _AS_IS)
             program.forward.append((prim.impl, sources, out, kind))
@@ -278,127 +323,9 @@ class Program:
         NotReplayableError
             When a recorded node has no rule to replay.
         """
-        self.source, namespace = _Compiler(self).source()
+        self.source, namespace = write_source(self)
         exec(compile(self.source, "<nablanet replayed step>", "exec"), namespace)  # noqa: S102
         self._replay = namespace["replay"]
-
-
-class _Compiler:
-    """Write a program as the source of one flat Python function.
-
-    Forward: one line per call, ``v7 = f3(v2, t0.data, c1, eps=c2)``.  Backward: per node,
-    the rule the engine would pick (the in-place variant when the cotangent is exclusive,
-    checked as the engine does), then each cotangent summed into its target's local as
-    ``_Sums`` sums it.  Locals that hold cotangents are dropped where the engine drops
-    them, so reference counts, and with them the in-place decisions, agree.
-    """
-
-    def __init__(self, program):
-        self.program = program
-        self.namespace = {"ReplayMissError": ReplayMissError, "asarray": np.asarray,
-                          "array": np.array, "add_owned": add_owned, "exclusive": _exclusive}
-        self.names = {}
-
-    def _name(self, value, prefix):
-        key = (prefix, id(value))
-        if key not in self.names:
-            self.names[key] = f"{prefix}{len(self.names)}"
-            self.namespace[self.names[key]] = value
-        return self.names[key]
-
-    def _ref(self, kind, ref):
-        if kind == _SLOT:
-            return f"v{ref}"
-        if kind == _LIVE:
-            return self._name(ref, "t") + ".data"
-        return self._name(ref, "c")
-
-    def _arguments(self, sources):
-        parts = []
-        for item in sources:
-            if len(item) == 2:
-                parts.append(self._ref(*item))
-            else:
-                name, kind, ref = item
-                parts.append(f"{name}={self._ref(kind, ref)}")
-        return ", ".join(parts)
-
-    def source(self):
-        program = self.program
-        lines = [f"def replay({''.join(f'v{i}, ' for i in range(program.n_inputs))}seeds):"]
-        for impl, sources, out, was_none in program.guards:
-            lines.append(f"    v{out} = {self._name(impl, 'f')}({self._arguments(sources)})")
-            lines.append(f"    if v{out} is {'not ' if was_none else ''}None:")
-            lines.append("        raise ReplayMissError")
-        for impl, sources, out, kind in program.forward:
-            expr = f"{self._name(impl, 'f')}({self._arguments(sources)})"
-            if kind == _MANY:
-                lines.append(f"    {', '.join(f'v{o}' for o in out)}, = {expr}")
-            elif kind == _ARRAY:
-                lines.append(f"    v{out} = asarray({expr})")
-            else:
-                lines.append(f"    v{out} = {expr}")
-        lines += self._backward()
-        return "\n".join(lines) + "\n", self.namespace
-
-    def _backward(self):
-        program = self.program
-        root, nodes = program.root_node, program.nodes
-        lines = ["    results = []", "    for seed in seeds:",
-                 "        owned, leaves_owned = set(), set()"]
-        lines += [f"        g{n.index} = None" for n in nodes if n.index != root]
-        lines += [f"        l{i} = None" for i in range(len(program.leaves))]
-        lines.append(f"        g{root} = seed")
-        first_reached = []
-        for node in reversed(nodes):
-            g = f"g{node.index}"
-            lines.append(f"        if {g} is not None:")
-            rule = self._rule(node, g, f"v{node.ans}", self._arguments(node.sources))
-            lines += [f"            {line}" for line in rule]
-            lines.append(f"            {g} = None")
-            for i, target in enumerate(node.targets):
-                if target is None:
-                    continue
-                is_leaf, index = target
-                local, owners = (f"l{index}", "leaves_owned") if is_leaf else (f"g{index}",
-                                                                                "owned")
-                if is_leaf and index not in first_reached:
-                    first_reached.append(index)
-                lines.append(f"            if r[{i}] is not None:")
-                lines.append(f"                {local} = r[{i}] if {local} is None else "
-                             f"add_owned({owners}, {index}, {local}, r[{i}])")
-            lines.append("            r = None")
-        pairs = "".join(f"({self._name(program.leaves[i], 't')}, l{i}), " for i in first_reached)
-        lines.append(f"        results.append([p for p in ({pairs}) if p[1] is not None])")
-        lines.append(f"    return v{nodes[root].ans}, results")
-        return lines
-
-    def _rule(self, node, g, ans, args):
-        prim = node.prim
-        head = f"{g}, {ans}, {self._name(list(node.needs), 'n')}, {args}"
-        if prim.joint_vjp is not None:
-            ordinary = f"{self._name(prim.joint_vjp, 'j')}({head})"
-        elif prim.vjps is not None:
-            # rule_i(g, ans, *args, **kwargs) for each argument that needs a cotangent
-            rules = prim.vjps
-            ordinary = "(" + "".join(
-                f"{self._name(rules[i], 'd')}({g}, {ans}, {args}), "
-                if need and rules[i] is not None else "None, "
-                for i, need in enumerate(node.needs)) + ")"
-        else:
-            raise NotReplayableError(f"primitive {prim.name!r} has no VJP rule")
-        if prim.inplace_vjp is None or not prim.inplace_vjp_valid():
-            return [f"r = {ordinary}"]
-        inplace = f"{self._name(prim.inplace_vjp, 'i')}({head})"
-        if prim.inplace_needs_exclusive:
-            # the in-place rule may write into g: only when this local is its one holder
-            inplace += f" if exclusive({g}, {_REPLAY_REFS}) else None"
-        return [f"r = {inplace}", "if r is None:", f"    r = {ordinary}"]
-
-
-#: References to a cotangent at a replayed step's in-place check: its local,
-#: ``_exclusive``'s argument and ``sys.getrefcount``'s own.
-_REPLAY_REFS = 3
 
 
 class ProgramCache:
@@ -445,6 +372,9 @@ class ProgramCache:
         except NotReplayableError as err:
             self.entries[key] = self.reason = str(err)
             return
+        except Exception as err:  # noqa: BLE001 - a step must not fail for its recording
+            self.entries[key] = self.reason = f"could not be recorded: {err!r}"
+            return
         first = self.entries.get(key)
         if first is None:
             self.entries[key] = (program,)
@@ -475,6 +405,9 @@ def _same_source(a, b):
         return x == y
     if kind == _LIVE:
         return x is y
+    if kind == _SEQ:
+        return x[0] is y[0] and len(x[1]) == len(y[1]) and all(
+            map(_same_source, x[1], y[1]))
     return _same_constant(x, y)
 
 

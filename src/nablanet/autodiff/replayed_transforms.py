@@ -18,7 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import mode
-from nablanet.autodiff.replay import Program, ProgramCache, ReplayMissError, recording
+from nablanet.autodiff.replay import (
+    Program,
+    ProgramCache,
+    ReplayMissError,
+    is_recording,
+    recording,
+)
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -34,14 +40,17 @@ class Replayer:
         ``key`` is None when the call must run eagerly without recording (inside another
         transform, or a differentiated tensor requires grad).
         """
-        if mode.inside_trace() or any(
+        if mode.inside_trace() or is_recording() or any(
                 not _is_array(args[i]) or isinstance(args[i], Tensor) and args[i].requires_grad
                 for i in nums):
             return None, None, None
-        key = tuple(_key_of(a) for a in args) + (nums,)
+        arrays = [_array_of(a) for a in args if _is_array(a)]
+        # which array arguments are the same object: one input in two places
+        aliases = tuple(next(j for j, b in enumerate(arrays) if b is a) for a in arrays)
+        key = tuple(_key_of(a) for a in args) + (nums, aliases)
         if None in key:
             return None, None, None  # an unhashable argument: its contents may change
-        values = [_array_of(a) for a in args if _is_array(a)]
+        values = arrays
         program = self.cache.get(key)
         if program is None and not self.cache.wants(key):
             key = None

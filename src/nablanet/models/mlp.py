@@ -257,7 +257,7 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
         return total / len(X)
 
     def _train_step(self):
-        """The network's training step, recorded once and replayed (``optim.TrainStep``)."""
+        """The network's training step: recorded twice, then replayed (``optim.TrainStep``)."""
         from nablanet.nn.functional import cross_entropy
         from nablanet.optim import TrainStep
 

@@ -121,7 +121,7 @@ class Module:
                 f"cannot assign {name!r} before Module.__init__(); call super().__init__() first"
             )
         if name != "training" and getattr(self, name, _MISSING) is not value:
-            self.__dict__["_config_version"] = self._config_version + 1
+            self._changed()
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         if isinstance(value, Parameter):
@@ -142,8 +142,13 @@ class Module:
                 return entries[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def _changed(self):
+        # a setting or the structure changed: a replayed step records anew
+        self.__dict__["_config_version"] = self._config_version + 1
+
     def register_buffer(self, name, value):
         """Register state that is saved in :meth:`state_dict` but not trained (or None)."""
+        self._changed()
         names = self.__dict__.setdefault("_buffer_names", set())
         names.add(name)
         if value is not None and not isinstance(value, Tensor):
@@ -155,6 +160,7 @@ class Module:
         """Register a :class:`Parameter` (or None, for an absent optional parameter)."""
         if value is not None and not isinstance(value, Parameter):
             raise TypeError(f"{name!r} must be a Parameter or None, got {type(value).__name__}")
+        self._changed()
         self.__dict__.pop(name, None)
         self._parameters[name] = value
 
@@ -230,6 +236,8 @@ class Module:
         for value in list(self.parameters()) + list(self.buffers()):
             if value.data.dtype.kind == "f":
                 value.data = value.data.astype(dtype)
+        for module in self.modules():
+            module._changed()
         return self
 
     # -- state ---------------------------------------------------------------------------------
@@ -359,6 +367,7 @@ class Sequential(Module):
 
     def append(self, module):
         """Add a module at the end; returns self."""
+        self._changed()
         self._modules[str(len(self._modules))] = module
         return self
 

@@ -88,7 +88,8 @@ def dropout_mask(shape, p, generator=None, dtype=np.float64):
     """
     dtype = np.dtype(dtype)
     _check_generator(generator)
-    return _scaled_mask(generator, tuple(shape), dtype, p, 1.0)
+    shape = tuple(shape) if np.iterable(shape) else (int(shape),)
+    return _scaled_mask(generator, shape, dtype, p, 1.0)
 
 
 def dropout(x, p=0.5, training=True, generator=None, inverted=True, mask=None):

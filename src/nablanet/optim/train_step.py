@@ -21,6 +21,7 @@ from nablanet.autodiff.replay import (
     Program,
     ProgramCache,
     ReplayMissError,
+    is_recording,
     recording,
 )
 from nablanet.autodiff.tensor import Tensor
@@ -91,18 +92,29 @@ class TrainStep:
 
     def __init__(self, model, loss_fn, optimizer, replay=True):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self._modules = list(model.modules())
-        if hasattr(loss_fn, "modules"):
-            self._modules += list(loss_fn.modules())
-        self._tensors = [t for m in self._modules for t in (*m._parameters.values(),
-                                                            *m._buffers.values())
-                         if isinstance(t, Tensor)]
-        self._params = [t for t in self._tensors if t.requires_grad]
+        self._find_modules()
         self._static_reason = None if replay else "replay=False"
         self._cache = ProgramCache(MAX_PROGRAMS)
         self.replayed_steps = self.eager_steps = 0
         self.reason = self._static_reason or self._unreplayable()
         self.source = None
+
+    def _find_modules(self):
+        # the modules, tensors and parameters a key and a recording look at; found again
+        # before each recording, since a layer may have been added (a new key: its parent's
+        # _config_version changed)
+        self._modules = list(self.model.modules())
+        if hasattr(self.loss_fn, "modules"):
+            self._modules += list(self.loss_fn.modules())
+        self._tensors = [t for m in self._modules for t in (*m._parameters.values(),
+                                                            *m._buffers.values())
+                         if isinstance(t, Tensor)]
+        self._params = [t for t in self._tensors if t.requires_grad]
+
+    def _key(self, x, y):
+        # x is y: an autoencoder's batch is one input in two places
+        return (x.shape, x.dtype, y.shape, y.dtype, x is y, *map(_modes, self._modules),
+                *map(_requires_grad, self._params))
 
     def _build(self, entries, inputs, live, loss):
         # modules and losses are checked at each recording: a setting may have changed
@@ -138,12 +150,17 @@ class TrainStep:
             reason = "an input requires grad"
         elif reason is None and not mode.is_grad_enabled():
             reason = "gradients are disabled (no_grad)"
+        elif reason is None and is_recording():
+            reason = "called inside another recording"
         if reason is not None:
             self.reason = reason
             return self._eager(x, y)
         x, y = _as_array(x), _as_array(y)
-        key = (x.shape, x.dtype, y.shape, y.dtype, *map(_modes, self._modules),
-               *map(_requires_grad, self._params))
+        program = self._cache.get(self._key(x, y))
+        if program is not None:
+            return self._replay(program, x, y)
+        self._find_modules()
+        key = self._key(x, y)
         program = self._cache.get(key)
         if program is not None:
             return self._replay(program, x, y)
@@ -165,7 +182,7 @@ class TrainStep:
         try:
             loss, (leaf_cotangents,) = program.run([x, y], [seed])
         except ReplayMissError:
-            self.reason = "this batch's labels leave the recorded path"
+            self.reason = "a guard declined this batch (e.g. its labels leave the recorded path)"
             return self._eager(x, y)
         self.optimizer.zero_grad()
         store_leaf_grads(leaf_cotangents, {id(seed)})
