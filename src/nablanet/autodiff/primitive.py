@@ -72,6 +72,9 @@ class Primitive:
         self._inplace_for = None
         self.differentiable = differentiable
         self.guard = guard
+        # True for indexing: with a boolean mask among the arguments the result's shape
+        # depends on values, so a replay (nablanet.autodiff.replay) refuses the call
+        self.shape_from_mask = False
         self.__doc__ = doc or f"The ``{name}`` primitive (see nablanet.ops)."
         REGISTRY[name] = self
 

@@ -143,10 +143,6 @@ class _Resolver:
         return slot
 
 
-#: Primitives whose result's shape follows a boolean mask among their arguments.
-_INDEXING = frozenset({"getitem", "index_add"})
-
-
 def _has_mask(values):
     for value in values:
         value = value.data if isinstance(value, Tensor) else value
@@ -193,8 +189,7 @@ class Program:
         self.forward = []  # (impl, sources, out slot or slots, what it returns)
         self.nodes = []
         self.leaves = []
-        self.n_slots = 0
-        self.root_slot = self.root_node = self.n_inputs = None
+        self.root_node = self.n_inputs = None
         self.root_shape = self.root_dtype = None
         self.signature = []
         self.source = None  # the replayed step's Python source, written by compile()
@@ -238,7 +233,7 @@ class Program:
                     raise NotReplayableError(f"guard {prim.name!r} depends on more than the inputs")
                 program.guards.append((prim.impl, sources, out, result is None))
                 continue
-            if prim.name in _INDEXING and _has_mask(args):
+            if prim.shape_from_mask and _has_mask(args):
                 raise NotReplayableError(
                     f"{prim.name} with a boolean mask: the result's shape depends on values")
             kind = _MANY if isinstance(result, tuple) else (
@@ -251,10 +246,8 @@ class Program:
         if id(root) not in node_of_tensor or (scalar and root.data.size != 1):
             raise NotReplayableError("the loss is not a one-element tensor recorded in the step")
         program.root_node = node_of_tensor[id(root)]
-        program.root_slot = program.nodes[program.root_node].ans
         program.n_inputs = len(inputs)
         program.root_shape, program.root_dtype = root.data.shape, root.data.dtype
-        program.n_slots = resolver.n_slots
         return program
 
     def _node(self, prim, args, sources, out, node_of_tensor, leaf_index):

@@ -155,6 +155,7 @@ def _gather_batched(g, index, k):
 
 
 getitem = Primitive("getitem", _getitem_impl)
+getitem.shape_from_mask = True
 # indexing gathers: the cotangent is scattered (added) back where values came from
 getitem.defvjp(
     lambda g, ans, x, index: index_add(g, index, shape_of(x), _n_batch(g, ans))
@@ -183,6 +184,7 @@ def _index_add_rule(g, ans, values, index, shape, n_batch):
 
 
 index_add = Primitive("index_add", _index_add_impl)
+index_add.shape_from_mask = True
 index_add.defvjp(_index_add_rule)
 
 

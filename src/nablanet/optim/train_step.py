@@ -156,12 +156,12 @@ class TrainStep:
             self.reason = reason
             return self._eager(x, y)
         x, y = _as_array(x), _as_array(y)
-        program = self._cache.get(self._key(x, y))
-        if program is not None:
-            return self._replay(program, x, y)
-        self._find_modules()
         key = self._key(x, y)
         program = self._cache.get(key)
+        if program is None:
+            self._find_modules()  # a layer may have been added since the lists were made
+            key = self._key(x, y)
+            program = self._cache.get(key)
         if program is not None:
             return self._replay(program, x, y)
         if not self._cache.wants(key):
