@@ -38,7 +38,14 @@ def test_csv_fractional_labels_stay_float(tmp_path):
     "text, target, words",
     [
         ("a,b\n1,x\n", "a", "non-numeric value 'x' in column 'b'"),
-        ("a,b,t\n1,,0\n", None, "non-numeric value '' in column 'b'"),
+        ("a,b,t\n1,,0\n", None, "has 1 missing values .*column 'b' at line 2"),
+        ("a,b,t\n\n1,NA,0\n3,4,1\n", None, "has 1 missing values .*column 'b' at line 3"),
+        ("a,b,t\n1,2,0\n3,inf,1\n", None, "has 1 infinite values.*column 'b' at line 3"),
+        ("a,b,t\n1,2,0\n3,4,\n", None, "missing label '' in column 't' .* at line 3"),
+        ("1,2,0\n3,4,1\n", None, "first row .* looks like data.*--no-header"),
+        ("a;b;t\n1;2;0\n", None, "one column; its lines hold semicolons"),
+        ("a\tb\tt\n1\t2\t0\n", None, "one column; its lines hold tabs"),
+        ("a,b,t\n1;2;0\n", None, "line 2 has 1 fields.*semicolons"),
         ("a,t\n1,0\n", "label", "target column 'label' not found.*columns are: a, t"),
         ("a,t\n", None, "header row and at least one data row"),
         ("a,t\n1,2,3\n", None, "line 2 has 3 fields, the header has 2"),
@@ -176,3 +183,17 @@ def test_idx_directory_without_files(tmp_path):
 def test_is_idx_path():
     assert is_idx_path("train-labels-idx1-ubyte")
     assert is_idx_path("x.idx3.gz") and not is_idx_path("x.npz")
+
+
+def test_csv_without_header_when_told(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("1,2,0\n3,4,1\n")
+    X, y, names, target = read_csv(path, header=False)
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert y.tolist() == [0, 1] and names == ["x0", "x1"] and target == "x2"
+
+
+def test_csv_huge_integral_labels_stay_float(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,t\n1,1e300\n2,0\n")
+    assert read_csv(path)[1].dtype == np.float64  # not an overflowed int64

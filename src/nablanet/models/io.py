@@ -243,7 +243,7 @@ def read_checked(path):
     return meta, contents
 
 
-def save(estimator, path):
+def save(estimator, path, feature_names=None):
     """Save a fitted nablanet estimator to one portable file (same as ``estimator.save``).
 
     Parameters
@@ -253,6 +253,10 @@ def save(estimator, path):
         ``GaussianDropoutRegressor``.
     path : str or os.PathLike
         Target file (conventionally ``.npz``).
+    feature_names : sequence of str, optional
+        Names of the training columns, stored as ``feature_names_in_`` (default:
+        the estimator's ``feature_names_in_``, if it has one).  ``nablanet predict``
+        matches the columns of new data by these names.
 
     Returns
     -------
@@ -262,8 +266,12 @@ def save(estimator, path):
     import nablanet
 
     arrays, fitted = estimator._fitted_state()
-    names = getattr(estimator, "feature_names_in_", None)
+    names = getattr(estimator, "feature_names_in_", None) if feature_names is None else (
+        feature_names)
     if names is not None:
+        if len(names) != estimator.n_features_in_:
+            raise ValueError(f"feature_names holds {len(names)} names for "
+                             f"{estimator.n_features_in_} features")
         arrays = {**arrays, "feature_names_in": np.asarray([str(n) for n in names])}
     meta = {
         "format": _FORMAT_NAME,
