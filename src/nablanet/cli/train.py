@@ -241,7 +241,7 @@ def _run(args, console, started, config, folder, previous):
     if previous is not None:
         done = previous["done"]
         console.print(_resume_message(folder, done, config["epochs"], previous["planned"]),
-                      markup=False)
+                      markup=False, soft_wrap=True)
         if done == config["epochs"] and previous["metrics"].get("status") == "completed":
             return 0
     data, parts = _prepare_data(config)
@@ -265,7 +265,7 @@ def _train(config, folder, data, parts, previous, console, started):
         f"nablanet train: {config['model']} on {data.name} "
         f"({parts[0].shape[0]} train / {parts[1].shape[0]} validation samples, "
         f"{data.n_features} features, {np.unique(data.y).size} classes) -> {folder.path}",
-        markup=False,
+        markup=False, soft_wrap=True,
     )
     trainer = _train_mlp if config["model"] == "mlp" else _train_newton
     return trainer(config, folder, data, parts, previous, console, load_seconds, started)
@@ -354,7 +354,7 @@ def _interrupted(config, folder, data, parts, history, timings, console):
     if saved == 0:
         reason = "interrupted by the user before the first epoch ended; nothing to resume"
     _record(config, folder, data, parts, "interrupted", history, reason, timings)
-    console.print(reason, style="yellow", markup=False)
+    console.print(reason, style="yellow", markup=False, soft_wrap=True)
     return EXIT_INTERRUPTED
 
 
@@ -419,6 +419,6 @@ def _write_plots(folder, history, step_name, model, parts, data, subject, object
 
 def _finish(console, folder, final, stop_reason):
     print_metrics_table(console, final)
-    console.print(f"stopped: {stop_reason}", markup=False)
-    console.print(f"run folder: {Path(folder.path)}", markup=False)
+    console.print(f"stopped: {stop_reason}", markup=False, soft_wrap=True)
+    console.print(f"run folder: {Path(folder.path)}", markup=False, soft_wrap=True)
     return 0
