@@ -87,6 +87,20 @@ def test_claims_page_covers_every_claim_checked_by_verify():
         assert check.__doc__, f"{check.__name__} has no docstring"
 
 
+def test_figure_text_is_generated_by_the_script():
+    """docs/figures/*.txt come from docs/gen_figures.py, one per example, never by hand."""
+    import nablanet
+
+    texts = sorted((ROOT / "docs" / "figures").glob("*.txt"))
+    scripts = sorted((ROOT / "examples").glob("q[0-9]_*.py"))
+    assert [t.stem for t in texts] == [s.stem for s in scripts]
+    for text, script in zip(texts, scripts):
+        first = text.read_text().splitlines()[0]
+        assert first.startswith(f"# printed by examples/{script.name} (nablanet "), (
+            f"{text.name} was not written by docs/gen_figures.py: run it")
+        assert f"(nablanet {nablanet.__version__})" in first, f"{text.name} is stale: rerun it"
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The documentation site, built once in strict mode."""

@@ -36,3 +36,18 @@ def typeset(text, page="page"):
 def on_page_content(html_text, page, **kwargs):
     """MkDocs event: the page body after Markdown, before the theme wraps it."""
     return typeset(html_text, page.file.src_uri)
+
+
+def on_pre_build(config, **kwargs):
+    """MkDocs event: with ``NABLANET_DOCS_FIGURES=1``, rerun the examples first.
+
+    They write docs/figures/ (PNG and printed output, about a minute); without
+    the variable the build quotes the files as ``docs/gen_figures.py`` last wrote them.
+    """
+    import os
+    import runpy
+    from pathlib import Path
+
+    if os.environ.get("NABLANET_DOCS_FIGURES") == "1":
+        script = Path(config["docs_dir"]) / "gen_figures.py"
+        runpy.run_path(str(script))["main"]([])
