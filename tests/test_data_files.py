@@ -41,6 +41,7 @@ def test_csv_fractional_labels_stay_float(tmp_path):
         ("a,b,t\n1,,0\n", None, "has 1 missing values .*column 'b' at line 2"),
         ("a,b,t\n\n1,NA,0\n3,4,1\n", None, "has 1 missing values .*column 'b' at line 3"),
         ("a,b,t\n1,2,0\n3,inf,1\n", None, "has 1 infinite values.*column 'b' at line 3"),
+        ("a,b,t\n1,2,0\n3,-1e300,1\n", None, "values beyond 1e\\+150.*column 'b' at line 3"),
         ("a,b,t\n1,2,0\n3,4,\n", None, "missing label '' in column 't' .* at line 3"),
         ("1,2,0\n3,4,1\n", None, "first row .* looks like data.*--no-header"),
         ("a;b;t\n1;2;0\n", None, "one column; its lines hold semicolons"),

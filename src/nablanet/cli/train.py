@@ -169,9 +169,17 @@ def _open_run(args):
     """(config, folder or None, checkpointed model or None) of a new or resumed run."""
     if args.resume is None:
         return _config_from_args(args), None, None
+    folder = RunFolder.open_existing(args.resume)  # locked from here on
+    try:
+        return _resume_config(args, folder)
+    except BaseException:
+        folder.close()
+        raise
+
+
+def _resume_config(args, folder):
     from nablanet import load
 
-    folder = RunFolder.open_existing(args.resume)  # locked from here on
     config = folder.read_config()
     if config.get("model") != "mlp":
         raise RunFolderError(
@@ -294,8 +302,8 @@ def _failures_recorded(config, folder, data, parts, history, timings):
     """A training that raises leaves its run marked ``failed`` with the reason, never completed."""
     try:
         yield
-    except (ValueError, ArithmeticError) as error:
-        reason = "failed: " + " ".join(str(error).split())
+    except Exception as error:  # recorded, then raised on: the CLI reports it
+        reason = "failed: " + (" ".join(str(error).split()) or type(error).__name__)
         _record(config, folder, data, parts, "failed", history, reason, timings)
         raise
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nablanet.data.validation import DataError, integral_as_int
+from nablanet.data.validation import MAX_FEATURE_MAGNITUDE, DataError, integral_as_int
 
 # IDX header: two zero bytes, a type code, the number of dimensions, then one
 # big-endian uint32 per dimension.  Type codes from the format's definition.
@@ -108,7 +108,7 @@ def _read_csv_rows(path, header=None, min_columns=2):
                 f"{'first row' if header is False else 'header'} has {len(names)}"
                 + _delimiter_hint(path, row)
             )
-    if len(names) < min_columns:
+    if len(names) < min_columns or (len(names) == 1 and _delimiter_hint(path, names)):
         raise DataError(
             f"CSV {path} needs at least one feature column and a target column, found one "
             f"column{_delimiter_hint(path, rows[0]) or _delimiter_hint(path, names)}"
@@ -148,13 +148,15 @@ def _feature_table(rows, keep, names, path, lines):
         table = np.column_stack([_numeric_column(columns[i], names[i], path, lines)
                                  for i in keep])
     for bad, what in ((np.isnan(table), "missing values (empty, NA or NaN)"),
-                      (np.isinf(table), "infinite values")):
+                      (np.isinf(table), "infinite values"),
+                      (np.abs(table) > MAX_FEATURE_MAGNITUDE,
+                       f"values beyond {MAX_FEATURE_MAGNITUDE:g} (they overflow when squared)")):
         if bad.any():
             row, column = (int(i) for i in np.argwhere(bad)[0])
             raise DataError(
                 f"CSV {path} has {int(bad.sum())} {what}, the first in column "
                 f"{names[keep[column]]!r} at line {lines[row]}; features must be finite "
-                "numbers: fill or drop those rows"
+                "numbers of moderate size: fill, rescale or drop those rows"
             )
     return table
 

@@ -48,6 +48,10 @@ def check_finite(values, name="X"):
     return values
 
 
+#: Feature values beyond this magnitude have squares that overflow float64, so no
+#: variance, standardisation or Hessian of them is finite.
+MAX_FEATURE_MAGNITUDE = 1e150
+
 #: Integers beyond this magnitude are not all representable in float64: such a
 #: "label" is an overflow or a measurement, not a class.
 _MAX_EXACT_INTEGER = 2**53
@@ -175,8 +179,15 @@ def validate_features(X, name="X", min_samples=2):
         raise DataError(f"{name} needs at least {min_samples} samples (rows), got {n_samples}")
     if n_features < 1:
         raise DataError(f"{name} needs at least 1 feature (column), got 0")
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    return check_finite(array, name)
+    array = check_finite(np.ascontiguousarray(array, dtype=np.float64), name)
+    huge = np.abs(array) > MAX_FEATURE_MAGNITUDE
+    if huge.any():
+        row, column = (int(i) for i in np.argwhere(huge)[0])
+        raise DataError(
+            f"{name} holds {array[row, column]:g} (row {row}, column {column}, counted from 0): "
+            f"values beyond {MAX_FEATURE_MAGNITUDE:g} overflow when squared; rescale the feature"
+        )
+    return array
 
 
 def validate_labels(y, n_samples, min_classes=2, name="y"):
