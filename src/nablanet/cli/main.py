@@ -127,8 +127,8 @@ def _add_verify(subparsers, common):
         "verify",
         parents=[common],
         help="check every claim of the notes numerically",
-        description="Run the claims C1-C7 of the notes (docs/claims.md) as numerical checks and print a "
-        "table; exit status 1 if any check fails.",
+        description="Run the claims C1-C7 of the notes (docs/claims.md) as numerical checks "
+        "and print a table; exit status 1 if any check fails.",
     )
     verify.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                         help="also write the results as JSON to FILE, or alone print them to "
