@@ -17,6 +17,7 @@ A new run never writes into a folder that holds an earlier run unless asked to
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -127,7 +128,12 @@ class RunFolderLock:
         handle = open(self.path, "a+", encoding="utf-8")  # held open: closing it releases the lock
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as err:
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                handle.close()
+                raise RunFolderError(
+                    f"cannot lock run folder {self.path.parent}: {err.strerror or err}"
+                ) from None
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
