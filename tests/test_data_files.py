@@ -198,3 +198,9 @@ def test_csv_huge_integral_labels_stay_float(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("a,t\n1,1e300\n2,0\n")
     assert read_csv(path)[1].dtype == np.float64  # not an overflowed int64
+
+
+def test_csv_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffa,b,t\n1,2,0\n3,4,1\n".encode("utf-8"))
+    assert read_csv(path)[2] == ["a", "b"]

@@ -75,7 +75,7 @@ def _read_csv_rows(path, header=None, min_columns=2):
     Line numbers count every line of the file from 1, the header included.
     """
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM is not a name
             reader = csv.reader(handle)
             rows, lines = [], []
             for row in reader:
