@@ -103,8 +103,16 @@ def test_npz_without_y_for_prediction(tmp_path):
 
 def test_npz_refuses_pickled_objects(tmp_path):
     np.savez(tmp_path / "d.npz", X=np.array([{"a": 1}], dtype=object), y=np.arange(1))
-    with pytest.raises(DataError, match="cannot read NPZ"):
+    with pytest.raises(DataError, match="cannot read NPZ .*holds Python objects") as caught:
         read_npz(tmp_path / "d.npz")
+    assert "allow_pickle" not in str(caught.value)
+
+
+def test_npz_that_is_another_file(tmp_path):
+    (tmp_path / "d.npz").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="not an NPZ archive") as caught:
+        read_npz(tmp_path / "d.npz")
+    assert "pickle" not in str(caught.value)
 
 
 def test_npz_truncated(tmp_path):

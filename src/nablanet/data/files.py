@@ -287,6 +287,9 @@ def read_npz(path, require_y=True):
     array([0, 1])
     """
     path = _require_file(path)
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"cannot read NPZ {path}: not an NPZ archive (numpy.savez writes one); "
+                        "another kind of file, or truncated?")
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = set(archive.files)
@@ -300,7 +303,12 @@ def read_npz(path, require_y=True):
             y = archive["y"] if "y" in names else None
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+    except ValueError as err:
+        if "pickle" in str(err):  # numpy's advice to unpickle is not ours to give
+            raise DataError(f"cannot read NPZ {path}: it holds Python objects; nablanet reads "
+                            "numeric arrays only and never unpickles") from None
+        raise DataError(f"cannot read NPZ {path}: {err}") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise DataError(f"cannot read NPZ {path}: {err}") from None
     return X, y
 
