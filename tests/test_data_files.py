@@ -45,6 +45,7 @@ def test_csv_fractional_labels_stay_float(tmp_path):
         ("a,b,t\n1,2,0\n3,4,\n", None, "missing label '' in column 't' .* at line 3"),
         ("1,2,0\n3,4,1\n", None, "first row .* looks like data.*--no-header"),
         ("a;b;t\n1;2;0\n", None, "one column; its lines hold semicolons"),
+        ("a,a,t\n1;2;0\n", None, "names column 'a' more than once"),
         ("a\tb\tt\n1\t2\t0\n", None, "one column; its lines hold tabs"),
         ("a,b,t\n1;2;0\n", None, "line 2 has 1 fields.*semicolons"),
         ("a,t\n1,0\n", "label", "target column 'label' not found.*columns are: a, t"),

@@ -98,6 +98,10 @@ def _read_csv_rows(path, header=None, min_columns=2):
                 f"{','.join(rows[0][:4])}{',...' if len(rows[0]) > 4 else ''}); add a header "
                 "row naming the columns, or pass --no-header (columns x0, x1, ...)"
             )
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise DataError(f"CSV {path} names column {repeated[0]!r} more than once; "
+                            "columns are matched by name, so each needs its own")
         rows, lines = rows[1:], lines[1:]
     if not rows:
         raise DataError(f"CSV {path} needs a header row and at least one data row")
