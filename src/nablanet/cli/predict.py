@@ -61,7 +61,10 @@ def _read_features(data, drop, header, names):
 
 
 def _columns_by_name(X, columns, names, path):
-    """The columns of ``X`` in the order of the training ``names``, or a `DataError`."""
+    """The columns of ``X`` in the order of the training ``names``, or a `DataError`.
+
+    (The CSV reader has refused a column named twice.)
+    """
     missing = [name for name in names if name not in columns]
     extra = [name for name in columns if name not in names]
     if missing or extra:
@@ -75,9 +78,6 @@ def _columns_by_name(X, columns, names, path):
             f"the columns of {path} do not match the model's training columns "
             f"({', '.join(names)}): {'; '.join(parts)}"
         )
-    duplicated = sorted({name for name in columns if columns.count(name) > 1})
-    if duplicated:
-        raise DataError(f"CSV {path} names column {duplicated[0]!r} more than once")
     return X[:, [columns.index(name) for name in names]]
 
 
