@@ -164,3 +164,13 @@ def test_files_are_written_with_the_users_umask(tmp_path):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.name != ".lock"}
     assert set(modes) >= {"model.npz", "config.json", "metrics.json", "loss.png"}
     assert set(modes.values()) == {0o644}, modes
+
+
+def test_a_run_without_checkpoint_is_not_offered_for_resume(tmp_path):
+    folder = RunFolder.create(tmp_path / "run")
+    folder.write_config({"model": "mlp"})
+    folder.close()
+    with pytest.raises(RunFolderError, match="already holds a run; replace it with --force"):
+        RunFolder.create(tmp_path / "run")
+    RunFolder.create(tmp_path / "run", force=True).close()
+    assert not (tmp_path / "run" / "config.json").exists()

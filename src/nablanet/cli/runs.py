@@ -188,9 +188,11 @@ class RunFolder:
             folder.path.mkdir(parents=True, exist_ok=True)
             folder._lock()
             if holds_a_run(folder.path) and not force:
+                resumable = (folder.path / MODEL_FILE).is_file()
+                how = f"continue it with --resume {folder.path}, " if resumable else ""
                 raise RunFolderError(
-                    f"{folder.path} already holds a run; continue it with --resume "
-                    f"{folder.path}, replace it with --force, or choose another --out"
+                    f"{folder.path} already holds a run; {how}replace it with --force, or "
+                    "choose another --out"
                 )
             if force:
                 for name in RUN_FILES:
