@@ -324,3 +324,16 @@ def test_headerless_csv_with_no_header(tmp_path, rng):
     assert main(["train", "--data", str(path), "--no-header", "--out", str(out), *FAST]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["no_header"] is True and config["feature_names"] is None  # by position
+
+
+def test_integer_valued_float_labels_are_classes(tmp_path, rng):
+    from nablanet import load
+
+    X = rng.normal(size=(40, 2))
+    labels = np.where(X[:, 0] > 0, "1.0", "0.0")
+    path = tmp_path / "floats.csv"
+    path.write_text("a,b,y\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, labels)))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(path), "--out", str(out), *FAST]) == 0
+    classes = load(out / "model.npz").classes_
+    assert classes.dtype.kind == "i" and classes.tolist() == [0, 1]
