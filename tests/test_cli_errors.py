@@ -43,13 +43,18 @@ def run_dir(tmp_path_factory):
         (b"\xff\xfe\x00\x9c\x81", [], "cannot read CSV .*not UTF-8"),
         ("a,b,t\n1,x,0\n2,3,1\n", [], "non-numeric value 'x' in column 'b'"),
         ("a,b,t\n1,2,0\n2,3,1\n", ["--target", "label"], "target column 'label' not found"),
-        ("a,b,t\n1,nan,0\n2,3,1\n", [], "must hold finite numbers, found 1 NaN"),
-        ("a,b,t\n1,inf,0\n2,-inf,1\n", [], "must hold finite numbers, found 0 NaN and 2 inf"),
+        ("a,b,t\n1,nan,0\n2,3,1\n", [], "1 missing values .*column 'b' at line 2"),
+        ("a,b,t\n1,inf,0\n2,-inf,1\n", [], "2 infinite values.*column 'b' at line 2"),
+        ("a,b,t\n1,2,0\n2,3,\n", [], "missing label '' in column 't' .*at line 3"),
+        ("a,b,t\n1,2,0.5\n2,3,1\n4,5,2\n", [], "labels look continuous.*0.5 \\(line 2\\)"),
+        ("a,b,t\n1,2,1e300\n2,3,1\n", [], "1e\\+300 \\(line 2\\): too large to be a class"),
+        ("1,2,0\n2,3,1\n", [], "looks like data, not a header.*--no-header"),
+        ("a;b;t\n1;2;0\n2;3;1\n", [], "its lines hold semicolons"),
         ("a,b,t\n1,2,0\n2,3,0\n4,5,0\n", [], "at least 2 classes, got a single class"),
         ("a,b,t\n1,2,0\n", [], "at least 2 samples"),
     ],
-    ids=["missing", "unreadable", "non-numeric", "no-target", "nan", "inf", "one-class",
-         "one-sample"],
+    ids=["missing", "unreadable", "non-numeric", "no-target", "nan", "inf", "no-label",
+         "continuous", "huge-label", "no-header", "semicolons", "one-class", "one-sample"],
 )
 def test_bad_training_csv(tmp_path, capsys, content, extra, words):
     path = tmp_path / "data.csv"

@@ -8,6 +8,9 @@ import pytest
 
 from nablanet.cli.main import main
 
+# the run's model remembers its CSV column names; these tests also call it on bare arrays
+pytestmark = pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+
 
 @pytest.fixture(scope="module")
 def csv_run(tmp_path_factory):
@@ -109,3 +112,53 @@ def test_predictions_table_rows():
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     assert out.getvalue().splitlines()[0] == "1,0.25,0.75"
+
+
+def _predict_csv(run, path, capsys, *extra):
+    capsys.readouterr()
+    status = main(["predict", str(run), "--data", str(path), *extra])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_columns_are_matched_by_name(csv_run, tmp_path, capsys):
+    from nablanet import load
+
+    folder, run, X = csv_run
+    assert load(run / "model.npz").feature_names_in_.tolist() == ["a", "b", "c"]
+    status, expected, _ = _predict_csv(run, folder / "data.csv", capsys)
+    assert status == 0
+    shuffled = tmp_path / "shuffled.csv"  # columns reordered, no label column
+    shuffled.write_text("c,a,b\n" + "".join(f"{c},{a},{b}\n" for a, b, c in X))
+    status, out, _ = _predict_csv(run, shuffled, capsys)
+    assert status == 0 and out == expected
+    # by position the same file would predict something else: the test can fail
+    swapped = X[:, [2, 0, 1]]
+    assert load(run / "model.npz").predict(swapped).tolist() != expected.splitlines()[1:]
+
+
+@pytest.mark.parametrize("header, words", [
+    ("a,b", "missing 'c'"),
+    ("a,b,c,d", "extra 'd'"),
+    ("a,b,x", "missing 'c'; extra 'x'"),
+])
+def test_missing_or_extra_columns_are_named(csv_run, tmp_path, capsys, header, words):
+    folder, run, _ = csv_run
+    path = tmp_path / "new.csv"
+    width = header.count(",") + 1
+    path.write_text(header + "\n" + ",".join(["1"] * width) + "\n")
+    status, out, err = _predict_csv(run, path, capsys)
+    assert status == 2 and out == ""
+    assert "do not match the model's training columns (a, b, c)" in err and words in err
+
+
+def test_headerless_prediction_data(csv_run, tmp_path, capsys):
+    folder, run, X = csv_run
+    path = tmp_path / "plain.csv"
+    path.write_text("".join(f"{a},{b},{c}\n" for a, b, c in X))
+    status, _, err = _predict_csv(run, path, capsys)
+    assert status == 2 and "looks like data" in err and "--no-header" in err
+    status, out, _ = _predict_csv(run, path, capsys, "--no-header")
+    assert status == 0
+    status, expected, _ = _predict_csv(run, folder / "data.csv", capsys)
+    assert out == expected  # by position, in the training order

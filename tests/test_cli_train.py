@@ -193,17 +193,18 @@ def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch, ful
 
 
 def test_interrupt_during_checkpoint_keeps_previous_one(tmp_path, monkeypatch, full):
-    from nablanet import MLPClassifier, load
+    from nablanet import load
+    from nablanet.models import io as model_io
 
-    original, calls = MLPClassifier.save, []
+    original, calls = model_io.save, []
 
-    def interrupted_second_save(self, path):
+    def interrupted_second_save(estimator, path, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return original(self, path)
+        return original(estimator, path, **kwargs)
 
-    monkeypatch.setattr(MLPClassifier, "save", interrupted_second_save)
+    monkeypatch.setattr(model_io, "save", interrupted_second_save)
     cut = tmp_path / "cut"
     assert main(RESUME_ARGS + ["--out", str(cut)]) == 130
     monkeypatch.undo()
@@ -243,3 +244,96 @@ def test_real_ctrl_c_keeps_the_last_checkpoint(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "interrupted"
     assert load(out / "model.npz").n_iter_ == len(metrics["history"]) >= 1
+
+
+# ---- what the program says and records -------------------------------------------------
+def _nablanet(*argv):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "nablanet", *argv], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_progress_off_a_terminal_is_a_line_per_epoch(tmp_path):
+    done = _nablanet("train", "--data", "iris", "--hidden", "4", "--epochs", "3",
+                     "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all("loss" in line and "val_acc" in line for line in lines)
+    newton = _nablanet("train", "--data", "breast_cancer", "--model", "logistic", "--solver",
+                       "gd", "--epochs", "5", "--out", str(tmp_path / "gd"))
+    assert newton.returncode == 0, newton.stderr
+    assert "gradient-descent iteration" in newton.stdout and "Newton" not in newton.stdout
+
+
+def test_every_option_that_does_not_apply_is_named(tmp_path):
+    done = _nablanet("train", "--data", "breast_cancer", "--model", "logistic", "--lr", "0.1",
+                     "--hidden", "4", "--dropout", "0.1", "--batch-size", "8", "--target", "t",
+                     "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "ignored" in line]
+    assert len(notes) == 1, done.stderr
+    for flag in ("--lr", "--hidden", "--dropout", "--batch-size", "--target"):
+        assert flag in notes[0]
+
+
+def test_resume_says_what_it_does(tmp_path):
+    out = tmp_path / "run"
+    assert _nablanet("train", *RESUME_ARGS[1:-4], "--epochs", "2", "--out",
+                     str(out)).returncode == 0
+    config_before = (out / "config.json").read_bytes()
+    fewer = _nablanet("train", "--resume", str(out), "--epochs", "1")
+    assert fewer.returncode == 2
+    assert "already trained 2 epochs, more than --epochs 1; nothing done" in fewer.stderr
+    assert (out / "config.json").read_bytes() == config_before
+    same = _nablanet("train", "--resume", str(out))
+    assert same.returncode == 0 and "has trained all 2 epochs: nothing to do" in same.stdout
+    more = _nablanet("train", "--resume", str(out), "--epochs", "3")
+    assert more.returncode == 0, more.stderr
+    assert "after epoch 2: 1 more to 3 (--epochs 3 extends the planned 2)" in more.stdout
+    assert json.loads((out / "metrics.json").read_text())["final"]["epochs"] == 3
+
+
+@pytest.mark.parametrize("model", ["mlp", "softmax"])
+def test_a_failed_training_is_recorded_as_failed(tmp_path, monkeypatch, capsys, model):
+    from nablanet import MLPClassifier, SoftmaxRegression
+
+    class Diverged(ValueError):
+        pass
+
+    def diverge(self, *args, **kwargs):
+        raise Diverged("the loss became NaN at epoch 1; lower --lr")
+
+    target = MLPClassifier if model == "mlp" else SoftmaxRegression
+    monkeypatch.setattr(target, "partial_fit" if model == "mlp" else "fit", diverge)
+    out = tmp_path / "run"
+    assert main(["train", "--model", model, "--data", "wine", "--out", str(out)]) == 2
+    assert "lower --lr" in capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "became NaN" in metrics["stop_reason"]
+
+
+def test_headerless_csv_with_no_header(tmp_path, rng):
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "plain.csv"
+    path.write_text("".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y)))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(path), "--no-header", "--out", str(out), *FAST]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["no_header"] is True and config["feature_names"] is None  # by position
+
+
+def test_integer_valued_float_labels_are_classes(tmp_path, rng):
+    from nablanet import load
+
+    X = rng.normal(size=(40, 2))
+    labels = np.where(X[:, 0] > 0, "1.0", "0.0")
+    path = tmp_path / "floats.csv"
+    path.write_text("a,b,y\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, labels)))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(path), "--out", str(out), *FAST]) == 0
+    classes = load(out / "model.npz").classes_
+    assert classes.dtype.kind == "i" and classes.tolist() == [0, 1]

@@ -38,7 +38,16 @@ def test_csv_fractional_labels_stay_float(tmp_path):
     "text, target, words",
     [
         ("a,b\n1,x\n", "a", "non-numeric value 'x' in column 'b'"),
-        ("a,b,t\n1,,0\n", None, "non-numeric value '' in column 'b'"),
+        ("a,b,t\n1,,0\n", None, "has 1 missing values .*column 'b' at line 2"),
+        ("a,b,t\n\n1,NA,0\n3,4,1\n", None, "has 1 missing values .*column 'b' at line 3"),
+        ("a,b,t\n1,2,0\n3,inf,1\n", None, "has 1 infinite values.*column 'b' at line 3"),
+        ("a,b,t\n1,2,0\n3,-1e300,1\n", None, "values beyond 1e\\+150.*column 'b' at line 3"),
+        ("a,b,t\n1,2,0\n3,4,\n", None, "missing label '' in column 't' .* at line 3"),
+        ("1,2,0\n3,4,1\n", None, "first row .* looks like data.*--no-header"),
+        ("a;b;t\n1;2;0\n", None, "one column; its lines hold semicolons"),
+        ("a,a,t\n1;2;0\n", None, "names column 'a' more than once"),
+        ("a\tb\tt\n1\t2\t0\n", None, "one column; its lines hold tabs"),
+        ("a,b,t\n1;2;0\n", None, "line 2 has 1 fields.*semicolons"),
         ("a,t\n1,0\n", "label", "target column 'label' not found.*columns are: a, t"),
         ("a,t\n", None, "header row and at least one data row"),
         ("a,t\n1,2,3\n", None, "line 2 has 3 fields, the header has 2"),
@@ -95,8 +104,16 @@ def test_npz_without_y_for_prediction(tmp_path):
 
 def test_npz_refuses_pickled_objects(tmp_path):
     np.savez(tmp_path / "d.npz", X=np.array([{"a": 1}], dtype=object), y=np.arange(1))
-    with pytest.raises(DataError, match="cannot read NPZ"):
+    with pytest.raises(DataError, match="cannot read NPZ .*holds Python objects") as caught:
         read_npz(tmp_path / "d.npz")
+    assert "allow_pickle" not in str(caught.value)
+
+
+def test_npz_that_is_another_file(tmp_path):
+    (tmp_path / "d.npz").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="not an NPZ archive") as caught:
+        read_npz(tmp_path / "d.npz")
+    assert "pickle" not in str(caught.value)
 
 
 def test_npz_truncated(tmp_path):
@@ -176,3 +193,23 @@ def test_idx_directory_without_files(tmp_path):
 def test_is_idx_path():
     assert is_idx_path("train-labels-idx1-ubyte")
     assert is_idx_path("x.idx3.gz") and not is_idx_path("x.npz")
+
+
+def test_csv_without_header_when_told(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("1,2,0\n3,4,1\n")
+    X, y, names, target = read_csv(path, header=False)
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert y.tolist() == [0, 1] and names == ["x0", "x1"] and target == "x2"
+
+
+def test_csv_huge_integral_labels_stay_float(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,t\n1,1e300\n2,0\n")
+    assert read_csv(path)[1].dtype == np.float64  # not an overflowed int64
+
+
+def test_csv_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffa,b,t\n1,2,0\n3,4,1\n".encode("utf-8"))
+    assert read_csv(path)[2] == ["a", "b"]

@@ -73,3 +73,24 @@ def test_feature_count_mismatch_names_both_counts():
     with pytest.raises(DataError, match="expects 5 features, the data has 3"):
         validate_n_features(np.zeros((2, 3)), 5)
     assert validate_n_features(np.zeros((2, 3)), 3).shape == (2, 3)
+
+
+def test_features_whose_squares_overflow_are_refused():
+    from nablanet.data import DataError, validate_features
+
+    with pytest.raises(DataError, match=r"holds 1e\+300 \(row 1, column 0, counted from 0\)"):
+        validate_features(np.array([[1.0, 2.0], [1e300, 0.0]]))
+    assert validate_features(np.array([[1e150, 0.0], [0.0, 1.0]])).shape == (2, 2)
+
+
+def test_class_labels():
+    from nablanet.data import DataError, class_labels
+
+    assert class_labels(np.array([2.0, -1.0, 0.0])).dtype == np.int64
+    assert class_labels(np.array(["a", "b"])).tolist() == ["a", "b"]
+    with pytest.raises(DataError, match=r"labels look continuous: y holds 0.25 \(line 7\)"):
+        class_labels(np.array([1.0, 0.25]), rows=[6, 7])
+    with pytest.raises(DataError, match="too large to be a class label"):
+        class_labels(np.array([0.0, 2.0**60]))
+    with pytest.raises(DataError, match="finite"):
+        class_labels(np.array([0.0, np.nan]))

@@ -87,7 +87,7 @@ def test_truncated_file_is_a_clear_error(data, tmp_path):
     path = fitted("softmax", X, y).save(tmp_path / "m.npz")
     blob = open(path, "rb").read()
     open(path, "wb").write(blob[: len(blob) // 2])
-    with pytest.raises(ModelFileError, match="truncated or corrupted"):
+    with pytest.raises(ModelFileError, match="not a readable nablanet model file.*truncated"):
         load(path)
 
 
@@ -181,3 +181,109 @@ def test_feature_names_survive_the_file(data, tmp_path):
     again = load(model.save(tmp_path / "m.npz"))
     assert again.feature_names_in_.tolist() == ["a", "b", "c"]
     np.testing.assert_array_equal(again.predict(frame), model.predict(frame))
+
+
+# ---- hostile files: the error comes at once, with little memory and time -------------
+def _npy_header(shape, dtype="<f8"):
+    """The bytes of a .npy header declaring ``shape`` (version 1.0), no data."""
+    header = repr({"descr": dtype, "fortran_order": False, "shape": tuple(shape)})
+    header = header + " " * (-(len(header) + 11) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin1")
+
+
+def _load_small(path, match):
+    """Load ``path``, expect ModelFileError matching ``match``, return (peak bytes, CPU s)."""
+    import resource
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    cpu = time.process_time()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with pytest.raises(ModelFileError, match=match):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    rss_growth_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    assert peak < 64 * 2**20, f"the loader allocated {peak} bytes for a hostile file"
+    assert rss_growth_kb < 256 * 2**10
+    return peak, time.process_time() - cpu
+
+
+def _model_entries(data, tmp_path):
+    X, y = data
+    path = tmp_path / "m.npz"
+    fitted("softmax", X, y).save(path)
+    with zipfile.ZipFile(path) as archive:
+        return path, {n: archive.read(n) for n in archive.namelist()}
+
+
+def _write_zip(path, entries, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return path
+
+
+def test_a_small_file_declaring_a_terabyte_array_is_refused(data, tmp_path):
+    path, entries = _model_entries(data, tmp_path)
+    entries["coef.npy"] = _npy_header((2**20, 2**17)) + b"\0" * 64  # 1 TiB declared
+    _write_zip(path, entries)
+    assert path.stat().st_size < 16_000
+    peak, seconds = _load_small(path, "declares shape .* but holds")
+    assert seconds < 5  # generous: the check is arithmetic on the header
+
+
+def test_an_entry_declaring_a_huge_size_in_the_zip_is_refused(data, tmp_path):
+    path, entries = _model_entries(data, tmp_path)
+    _write_zip(path, entries)
+    with zipfile.ZipFile(path) as archive:
+        first = archive.start_dir  # the central directory's record of the first entry
+    blob = bytearray(path.read_bytes())
+    assert blob[first:first + 4] == b"PK\x01\x02"
+    blob[first + 24:first + 28] = (2**32 - 2).to_bytes(4, "little")  # its uncompressed size
+    path.write_bytes(bytes(blob))
+    _load_small(path, "decompression bomb|declares")
+
+
+def test_a_deflate_bomb_is_refused_before_inflating(data, tmp_path):
+    path, entries = _model_entries(data, tmp_path)
+    _write_zip(path, entries)
+    zeros = bytes(2**20)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("bomb.npy", "w", force_zip64=True) as entry:
+            entry.write(_npy_header((2**25,)))
+            for _ in range(256):  # 256 MiB of zeros, streamed: a few hundred KB stored
+                entry.write(zeros)
+    assert path.stat().st_size < 2**20
+    _load_small(path, "decompression bomb")
+
+
+def test_edited_metadata_is_detected(data, tmp_path):
+    """An edited class name or parameter (the digest covers the metadata)."""
+    import json
+
+    path, entries = _model_entries(data, tmp_path)
+    meta = json.loads(np.load(io.BytesIO(entries["__meta__.npy"])).tobytes().decode())
+    for edit in ({"class": "LogisticRegression"}, {"params": {**meta["params"], "C": -5.0}},
+                 {"fitted": {**meta["fitted"], "n_iter": 1}}):
+        blob = np.frombuffer(json.dumps({**meta, **edit}).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.save(buffer, blob)
+        _write_zip(path, {**entries, "__meta__.npy": buffer.getvalue()})
+        with pytest.raises(ModelFileError, match="modified after saving"):
+            load(path)
+    _write_zip(path, entries)
+    assert type(load(path)) is SoftmaxRegression  # the untouched entries still load
+
+
+def test_a_directory_or_another_file_gets_a_clear_message(tmp_path):
+    with pytest.raises(ModelFileError, match="is a directory, not a model file") as caught:
+        load(tmp_path)
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ModelFileError, match="not a readable nablanet model file") as other:
+        load(tmp_path / "data.csv")
+    for error in (caught.value, other.value):
+        assert "pickle" not in str(error)

@@ -84,28 +84,41 @@ def _add_train(subparsers, common):
     )
     add = train.add_argument
     add("--data", default=None, metavar="NAME|PATH",
-        help="digits (default), breast_cancer, iris, wine, or a .csv / .npz / MNIST IDX path")
-    add("--target", default=None, help="label column of a CSV file (default: the last column)")
+        help="digits, breast_cancer, iris, wine, or a .csv / .npz / MNIST IDX path "
+        "(default: digits)")
+    add("--target", default=None,
+        help="label column of a CSV file (default: the last column)")
+    add("--no-header", action="store_true",
+        help="the CSV file has no header row: columns are named x0, x1, ... (default: the "
+        "first row names the columns; a first row of numbers is refused)")
     add("--model", choices=("mlp", "logistic", "softmax"), default=None,
-        help="mlp (default): the notes' network; logistic / softmax: Newton-fitted regressions")
+        help="mlp: the notes' network; logistic / softmax: Newton-fitted regressions "
+        "(default: mlp)")
     add("--solver", default=None,
-        help="adam (default), sgd or newton-cg for mlp; newton (default), newton-cg or gd for "
-        "logistic and softmax")
+        help="adam, sgd or newton-cg for mlp (default: adam); newton, newton-cg or gd for "
+        "logistic and softmax (default: newton)")
     add("--epochs", type=_positive_int, default=None,
-        help="epochs (mlp: default 20, or enough for 300 optimiser steps on small data) or "
-        "iteration limit (Newton fits, default 100)")
-    add("--batch-size", type=_positive_int, default=None, help="minibatch size (mlp)")
-    add("--lr", type=_float_in(0.0, float("inf")), default=None, help="learning rate (mlp)")
+        help="epochs of mlp (default: 20, or enough for 300 optimiser steps on small data) or "
+        "iteration limit of logistic / softmax (default: 100)")
+    add("--batch-size", type=_positive_int, default=None,
+        help="minibatch size, mlp only (default: 128)")
+    add("--lr", type=_float_in(0.0, float("inf")), default=None,
+        help="learning rate, mlp only (default: 0.001)")
     add("--hidden", type=_hidden_sizes, default=None, metavar="N[,N...]",
-        help="hidden layer widths (mlp), e.g. 256 or 128,64")
+        help="hidden layer widths, mlp only, e.g. 256 or 128,64 (default: 256)")
     add("--dropout", type=_float_in(0.0, 1.0, low_open=False), default=None,
-        help="drop probability (mlp)")
-    add("--seed", type=_non_negative_int, default=None, help="random seed (default 0)")
+        help="drop probability, mlp only (default: 0.2)")
+    add("--seed", type=_non_negative_int, default=None, help="random seed (default: 0)")
     add("--test-size", type=_float_in(0.0, 1.0), default=None,
-        help="fraction held out for validation (default 0.2)")
-    add("--out", default=None, metavar="DIR", help="run folder (default runs/<timestamp>)")
+        help="fraction held out for validation (default: 0.2)")
+    add("--out", default=None, metavar="DIR",
+        help="run folder; one that holds a run is refused unless --force "
+        "(default: runs/<timestamp>)")
+    add("--force", action="store_true",
+        help="replace the run in --out (default: refuse to overwrite a run)")
     add("--resume", default=None, metavar="DIR",
-        help="continue the interrupted run in DIR (its config.json decides; --epochs may extend)")
+        help="continue the interrupted run in DIR (its config.json decides; --epochs may "
+        "extend it) (default: start a new run)")
     train.set_defaults(handler=_run_train)
 
 
@@ -114,12 +127,14 @@ def _add_verify(subparsers, common):
         "verify",
         parents=[common],
         help="check every claim of the notes numerically",
-        description="Run the claims C1-C7 of notes/claims.md as numerical checks and print a "
-        "table; exit status 1 if any check fails.",
+        description="Run the claims C1-C7 of the notes (docs/claims.md) as numerical checks "
+        "and print a table; exit status 1 if any check fails.",
     )
     verify.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
-                        help="also write the results as JSON to FILE (or standard output)")
-    verify.add_argument("--quick", action="store_true", help="smaller samples, faster")
+                        help="also write the results as JSON to FILE, or alone print them to "
+                        "standard output (default: the table only)")
+    verify.add_argument("--quick", action="store_true",
+                        help="smaller samples, faster (default: full samples)")
     verify.add_argument("--claims", default=None, metavar="C1[,C3...]",
                         help="check only these claims (default: all of C1-C7)")
     verify.set_defaults(handler=_run_verify)
@@ -135,31 +150,48 @@ def _add_predict(subparsers, common):
     )
     predict.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     predict.add_argument("--data", required=True, metavar="PATH",
-                         help=".csv, .npz (array X), MNIST IDX images, or a bundled name")
+                         help=".csv, .npz (array X), MNIST IDX images, or a bundled name "
+                         "(required)")
     predict.add_argument("--target", default=None,
                          help="CSV column to leave out (default: the training target, if present)")
-    predict.add_argument("--proba", action="store_true", help="add class probabilities")
+    predict.add_argument("--no-header", action="store_true",
+                         help="the CSV file has no header row: columns are matched by position "
+                         "(default: by the header's names)")
+    predict.add_argument("--proba", action="store_true",
+                         help="add class probabilities (default: labels only)")
     predict.add_argument("--output", default=None, metavar="FILE",
                          help="CSV file to write (default: standard output)")
     predict.set_defaults(handler=_run_predict)
+
+
+#: Each adds one subcommand (``add(subparsers, common_parent)``); a new command adds
+#: its function here.
+SUBCOMMANDS = [_add_train, _add_verify, _add_predict]
 
 
 def build_parser():
     """The argument parser of the ``nablanet`` program."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback of errors")
+                        help="show the traceback of errors (default: one line)")
     parser = _OneLineParser(
         prog="nablanet",
         description="Deep learning built from its derivations: train, verify, predict.",
     )
-    parser.add_argument("--debug", action="store_true", help="show the traceback of errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of errors (default: one line)")
+    parser.add_argument("--version", action="version", version=_version_text())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
                                        parser_class=_OneLineParser)
-    _add_train(subparsers, common)
-    _add_verify(subparsers, common)
-    _add_predict(subparsers, common)
+    for add_command in SUBCOMMANDS:
+        add_command(subparsers, common)
     return parser
+
+
+def _version_text():
+    import nablanet
+
+    return f"nablanet {nablanet.__version__}"
 
 
 def _run_train(args):

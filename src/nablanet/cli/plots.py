@@ -13,16 +13,18 @@ import numpy as np
 from nablanet.cli.runs import write_bytes_atomic
 
 
-def _new_figure(size=(6.0, 4.0), margins=(0.12, 0.12, 0.95, 0.9)):
+def _new_figure(size=(6.4, 4.4)):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    # fixed margins: a layout engine would redraw the figure several times
-    figure = Figure(figsize=size, dpi=100)
-    left, bottom, right, top = margins
-    figure.subplots_adjust(left=left, bottom=bottom, right=right, top=top)
+    # constrained layout makes room for every label, however long the class names
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
+
+
+def _title(axes, text, subject):
+    axes.set_title(text if subject is None else f"{subject}\n{text}")
 
 
 def _save(figure, path):
@@ -41,40 +43,53 @@ def _column(history, key):
     return np.array([np.nan if row.get(key) is None else row[key] for row in history], float)
 
 
-def plot_loss(path, history, step_name="epoch"):
+def loss_figure(history, step_name="epoch", subject=None, objective=False):
     """Training (and, where recorded, validation) loss against epoch or iteration.
 
     Parameters
     ----------
-    path : path-like
-        PNG file to write.
     history : list of dict
         One row per step with ``loss`` and optionally ``val_loss``.
     step_name : str, default "epoch"
         Label of the horizontal axis.
+    subject : str, optional
+        Model and data set, e.g. ``"mlp (adam) on digits"``, shown in the title.
+    objective : bool, default False
+        ``loss`` is a solver's objective (summed log-loss plus penalty), not the
+        mean log-loss of the metrics table; the axis says so.
 
     Returns
     -------
-    pathlib.Path
+    matplotlib.figure.Figure
     """
     figure = _new_figure()
     axes = figure.add_subplot()
     steps = np.arange(1, len(history) + 1)
-    axes.plot(steps, _column(history, "loss"), marker="o", markersize=3, label="training loss")
+    label = "objective on training data" if objective else "training loss"
+    axes.plot(steps, _column(history, "loss"), marker="o", markersize=3, label=label)
     val_loss = _column(history, "val_loss")
     if np.any(np.isfinite(val_loss)):
         axes.plot(steps, val_loss, marker="s", markersize=3, label="validation loss")
     _integer_ticks(axes)
     axes.set_xlabel(step_name)
-    axes.set_ylabel("loss")
-    axes.set_title(f"loss per {step_name}")
+    if objective:
+        axes.set_ylabel("summed log-loss + penalty\n(the table's train_loss is the mean)")
+        _title(axes, f"solver objective per {step_name}", subject)
+    else:
+        axes.set_ylabel("mean log-loss (as in the table)")
+        _title(axes, f"loss per {step_name}", subject)
     axes.grid(True, alpha=0.3)
     axes.legend()
-    return _save(figure, path)
+    return figure
 
 
-def plot_convergence(path, history):
-    """Gradient norm on a log scale against Newton iteration.
+def plot_loss(path, history, step_name="epoch", subject=None, objective=False):
+    """Write `loss_figure` as a PNG file at ``path``; return the path."""
+    return _save(loss_figure(history, step_name, subject, objective), path)
+
+
+def convergence_figure(history, step_name="Newton iteration", subject=None):
+    """Gradient norm on a log scale against the solver's iteration.
 
     Near the optimum Newton's method converges quadratically: the number of
     correct digits doubles each iteration, which shows as a curve that bends
@@ -82,14 +97,16 @@ def plot_convergence(path, history):
 
     Parameters
     ----------
-    path : path-like
-        PNG file to write.
     history : list of dict
         One row per iteration with ``grad_norm``.
+    step_name : str, default "Newton iteration"
+        The solver's iteration ("gradient-descent iteration" for ``gd``).
+    subject : str, optional
+        Model and data set, shown in the title.
 
     Returns
     -------
-    pathlib.Path
+    matplotlib.figure.Figure
     """
     figure = _new_figure()
     axes = figure.add_subplot()
@@ -98,11 +115,16 @@ def plot_convergence(path, history):
     positive = norms > 0
     axes.semilogy(steps[positive], norms[positive], marker="o")
     _integer_ticks(axes)
-    axes.set_xlabel("Newton iteration")
+    axes.set_xlabel(step_name)
     axes.set_ylabel("gradient norm")
-    axes.set_title("convergence of Newton's method")
+    _title(axes, f"gradient norm per {step_name}", subject)
     axes.grid(True, which="both", alpha=0.3)
-    return _save(figure, path)
+    return figure
+
+
+def plot_convergence(path, history, step_name="Newton iteration", subject=None):
+    """Write `convergence_figure` as a PNG file at ``path``; return the path."""
+    return _save(convergence_figure(history, step_name, subject), path)
 
 
 def confusion_matrix(y_true, y_pred, labels):
@@ -121,28 +143,28 @@ def confusion_matrix(y_true, y_pred, labels):
     return counts
 
 
-def plot_confusion(path, y_true, y_pred, labels, names=None):
+def confusion_figure(y_true, y_pred, labels, names=None, subject=None):
     """Confusion matrix of a classifier on held-out data, counts written in the cells.
 
     Parameters
     ----------
-    path : path-like
-        PNG file to write.
     y_true, y_pred : array_like
         True and predicted labels.
     labels : array_like
         Classes in display order.
     names : list of str, optional
         Display names of the classes.
+    subject : str, optional
+        Model and data set, shown in the title.
 
     Returns
     -------
-    pathlib.Path
+    matplotlib.figure.Figure
     """
     counts = confusion_matrix(y_true, y_pred, labels)
     names = [str(n) for n in (names if names is not None else labels)]
     size = min(4.0 + 0.4 * len(names), 12.0)
-    figure = _new_figure((size + 1.0, size), margins=(0.15, 0.15, 0.97, 0.92))
+    figure = _new_figure((size + 1.0, size))
     axes = figure.add_subplot()
     image = axes.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axes, shrink=0.8)
@@ -152,10 +174,15 @@ def plot_confusion(path, y_true, y_pred, labels, names=None):
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    axes.set_title(f"confusion on validation data (accuracy {accuracy:.3f})")
+    _title(axes, f"confusion on validation data (accuracy {accuracy:.3f})", subject)
     threshold = counts.max() / 2 if counts.size else 0
     if len(names) <= 30:
         for (i, j), count in np.ndenumerate(counts):
             color = "white" if count > threshold else "black"
             axes.text(j, i, str(count), ha="center", va="center", color=color, fontsize=8)
-    return _save(figure, path)
+    return figure
+
+
+def plot_confusion(path, y_true, y_pred, labels, names=None, subject=None):
+    """Write `confusion_figure` as a PNG file at ``path``; return the path."""
+    return _save(confusion_figure(y_true, y_pred, labels, names, subject), path)

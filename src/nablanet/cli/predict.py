@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +37,19 @@ def _resolve_model(path_text):
     return path, {}
 
 
-def _read_features(data, drop):
-    """The feature matrix of a prediction input (labels, if any, are left out)."""
+def _read_features(data, drop, header, names):
+    """The feature matrix of a prediction input (labels, if any, are left out).
+
+    A CSV file with a header is matched to the model's training columns by name
+    when the model knows them (``names``), so reordered columns predict the same.
+    """
     path = Path(data)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return read_csv_features(path, drop=drop)[0]
+        X, columns = read_csv_features(path, drop=drop, header=header)
+        if names is None or header is False:
+            return X
+        return _columns_by_name(X, columns, names, path)
     if suffix == ".npz":
         return read_npz(path, require_y=False)[0]
     if path.is_dir() or is_idx_path(path):
@@ -50,6 +58,34 @@ def _read_features(data, drop):
         return images.reshape(images.shape[0], -1)
     # a bundled name; anything else raises the DataError for unknown names and paths
     return load_dataset(data).X
+
+
+def _columns_by_name(X, columns, names, path):
+    """The columns of ``X`` in the order of the training ``names``, or a `DataError`.
+
+    (The CSV reader has refused a column named twice.)
+    """
+    missing = [name for name in names if name not in columns]
+    extra = [name for name in columns if name not in names]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(map(repr, missing))}")
+        if extra:
+            parts.append(f"extra {', '.join(map(repr, extra))} (a label column? pass --target "
+                         "NAME to leave it out)")
+        raise DataError(
+            f"the columns of {path} do not match the model's training columns "
+            f"({', '.join(names)}): {'; '.join(parts)}"
+        )
+    return X[:, [columns.index(name) for name in names]]
+
+
+def _feature_names(model, config):
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        names = config.get("feature_names")
+    return None if names is None else [str(name) for name in names]
 
 
 def _check_feature_count(X, model, data, drop):
@@ -99,9 +135,14 @@ def run_predict(args):
     model_path, config = _resolve_model(args.model)
     model = load(model_path)
     drop = args.target if args.target is not None else config.get("target_column")
-    X = validate_features(_read_features(args.data, drop), "X", min_samples=1)
+    header = False if args.no_header else None
+    names = _feature_names(model, config)
+    X = validate_features(_read_features(args.data, drop, header, names), "X", min_samples=1)
     X = _check_feature_count(X, model, args.data, drop)
-    header, rows = predictions_table(model, X, args.proba)
+    with warnings.catch_warnings():
+        # the columns were matched by name above; the model sees a plain array
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        header, rows = predictions_table(model, X, args.proba)
     _write_csv(header, rows, args.output)
     if args.output not in (None, "-"):
         print(f"wrote {len(rows)} predictions to {args.output}", file=sys.stderr)

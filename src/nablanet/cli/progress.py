@@ -1,11 +1,17 @@
 """Progress bars and the final metrics table, drawn by rich.
 
 The bar shows one step per epoch (or Newton iteration) with the latest loss and
-validation accuracy; it stays silent when standard output is not a terminal, so
-logs and pipes receive only the final table.
+validation accuracy.  When standard output is not a terminal (a log file, a pipe,
+CI) there is no bar: each step prints one plain line instead, at most one every
+`LINE_INTERVAL` seconds apart from the last step, so a log shows the progress.
 """
 
 from __future__ import annotations
+
+import time
+
+#: Fewest seconds between two progress lines when standard output is not a terminal.
+LINE_INTERVAL = 2.0
 
 
 def make_console(file=None):
@@ -31,9 +37,11 @@ class TrainingProgress:
         Where to draw; nothing is drawn when it is not a terminal.
     completed : int, default 0
         Steps already done (a resumed run starts part-way).
+    line_interval : float, default `LINE_INTERVAL`
+        Off a terminal: fewest seconds between two lines (0 prints every step).
     """
 
-    def __init__(self, total, description, console, completed=0):
+    def __init__(self, total, description, console, completed=0, line_interval=None):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -55,6 +63,10 @@ class TrainingProgress:
         self._task = self._progress.add_task(
             description, total=total, completed=completed, status=""
         )
+        self._console, self._description, self._total = console, description, total
+        self._lines = not console.is_terminal
+        self._interval = LINE_INTERVAL if line_interval is None else line_interval
+        self._last_line = self._last_step = None
 
     def __enter__(self):
         self._progress.start()
@@ -68,10 +80,24 @@ class TrainingProgress:
         """Move the bar to ``step`` and show ``values`` (loss, accuracy, ...) beside it."""
         status = "  ".join(f"{name} {_format(value)}" for name, value in values.items())
         self._progress.update(self._task, completed=step, status=status)
+        if self._lines:
+            self._line(step, status)
+
+    def _line(self, step, status, final=False):
+        now = time.monotonic()
+        due = self._last_line is None or now - self._last_line >= self._interval
+        if due or final or step == self._total:
+            self._console.print(f"{self._description} {step}/{self._total}  {status}".rstrip(),
+                                markup=False, highlight=False, soft_wrap=True)
+            self._last_line = now
+            self._last_step = step
 
     def finish(self, step):
         """Close the bar at ``step`` (a Newton fit may stop before its limit)."""
         self._progress.update(self._task, completed=step, total=step)
+        if self._lines and self._last_step != step:
+            self._total = step
+            self._line(step, self._progress.tasks[0].fields.get("status", ""), final=True)
 
 
 def _format(value):

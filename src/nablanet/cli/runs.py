@@ -8,12 +8,19 @@ A run folder holds everything needed to inspect, resume or reuse a training run:
         metrics.json   status, final metrics, per-epoch history, stop reason,
                        timings, seed, versions
         loss.png  convergence.png  confusion.png
+        .lock          held (an OS-level lock) while a training writes the folder
+
+A new run never writes into a folder that holds an earlier run unless asked to
+(``--force``), and two trainings never write one folder at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -23,6 +30,10 @@ from nablanet._atomic import atomic_writer
 MODEL_FILE = "model.npz"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+LOCK_FILE = ".lock"
+#: Files a run writes: what ``--force`` removes before a new run takes the folder.
+RUN_FILES = (MODEL_FILE, CONFIG_FILE, METRICS_FILE, "loss.png", "convergence.png",
+             "confusion.png")
 
 
 class RunFolderError(ValueError):
@@ -96,6 +107,60 @@ def versions():
     return found
 
 
+class RunFolderLock:
+    """An exclusive OS-level lock (``fcntl.flock``) on a run folder's ``.lock`` file.
+
+    The operating system releases it when the process ends, however it ends
+    (Ctrl-C, a crash, ``kill -9``), so a stale lock never blocks a later run.
+    The file holds the pid and command of the holder, for the message others see.
+    """
+
+    def __init__(self, folder):
+        self.path = Path(folder) / LOCK_FILE
+        self._handle = None
+
+    def acquire(self):
+        """Take the lock or raise `RunFolderError` naming the process that holds it."""
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): runs are not locked there
+            return self
+        handle = open(self.path, "a+", encoding="utf-8")  # held open: closing it releases the lock
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                handle.close()
+                raise RunFolderError(
+                    f"cannot lock run folder {self.path.parent}: {err.strerror or err}"
+                ) from None
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunFolderError(
+                f"run folder {self.path.parent} is being written by {holder}; wait for it to "
+                "finish or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"nablanet train (pid {os.getpid()})\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self):
+        """Release the lock (closing the file releases it too)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def holds_a_run(path):
+    """Whether ``path`` holds files an earlier run wrote."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).exists() for name in RUN_FILES)
+
+
 class RunFolder:
     """Paths and atomic writers of one run folder.
 
@@ -107,25 +172,48 @@ class RunFolder:
 
     def __init__(self, path):
         self.path = Path(path)
+        self.lock = None
 
     @classmethod
-    def create(cls, path):
-        """Make the folder (and parents) and prove it is writable, or raise `RunFolderError`."""
+    def create(cls, path, force=False):
+        """Make and lock the folder (and parents), proving it writable, or raise `RunFolderError`.
+
+        A folder that holds an earlier run is refused, and left as it is, unless
+        ``force``; then that run's files are removed first.
+        """
         folder = cls(path)
+        if folder.path.exists() and not folder.path.is_dir():
+            raise RunFolderError(f"cannot write to output folder {folder.path}: not a folder")
         try:
             folder.path.mkdir(parents=True, exist_ok=True)
+            folder._lock()
+            if holds_a_run(folder.path) and not force:
+                resumable = (folder.path / MODEL_FILE).is_file()
+                how = f"continue it with --resume {folder.path}, " if resumable else ""
+                raise RunFolderError(
+                    f"{folder.path} already holds a run; {how}replace it with --force, or "
+                    "choose another --out"
+                )
+            if force:
+                for name in RUN_FILES:
+                    with contextlib.suppress(FileNotFoundError):
+                        (folder.path / name).unlink()
             write_bytes_atomic(folder.path / ".write-test", b"")
             (folder.path / ".write-test").unlink()
         except OSError as err:
+            folder.close()
             reason = err.strerror or type(err).__name__
             raise RunFolderError(
                 f"cannot write to output folder {folder.path}: {reason}"
             ) from None
+        except RunFolderError:
+            folder.close()
+            raise
         return folder
 
     @classmethod
-    def open_existing(cls, path):
-        """A folder written by an earlier run (for --resume), or `RunFolderError`."""
+    def open_existing(cls, path, lock=True):
+        """A folder written by an earlier run (for --resume), locked, or `RunFolderError`."""
         folder = cls(path)
         if not folder.path.is_dir():
             raise RunFolderError(f"run folder not found: {folder.path}")
@@ -134,7 +222,23 @@ class RunFolder:
                 raise RunFolderError(
                     f"{folder.path} has no {name}: it is not a run folder that can be resumed"
                 )
+        if lock:
+            try:
+                folder._lock()
+            except OSError as err:
+                raise RunFolderError(
+                    f"cannot lock run folder {folder.path}: {err.strerror or err}"
+                ) from None
         return folder
+
+    def _lock(self):
+        self.lock = RunFolderLock(self.path).acquire()
+
+    def close(self):
+        """Release the folder's lock (also released when the process ends)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     @property
     def model_path(self):

@@ -41,13 +41,17 @@ _DEFAULTS = {"data": "digits", "model": "mlp", "seed": 0, "test_size": 0.2}
 _MLP_DEFAULT_EPOCHS = 20
 # Small data sets give few optimiser steps per epoch: train at least this many steps.
 _MLP_MIN_STEPS = 300
-_OPTIONS = ("data", "target", "model", "solver", "epochs", "batch_size", "lr", "hidden",
-            "dropout", "seed", "test_size")
+_OPTIONS = ("data", "target", "no_header", "model", "solver", "epochs", "batch_size", "lr",
+            "hidden", "dropout", "seed", "test_size")
+_MLP_ONLY = ("lr", "hidden", "dropout", "batch_size")
+_SOLVER_NAMES = {"newton": "Newton iteration", "newton-cg": "Newton-CG iteration",
+                 "gd": "gradient-descent iteration"}
 
 
 # ---- configuration ------------------------------------------------------------------
 def _config_from_args(args):
-    config = {name: getattr(args, name) for name in _OPTIONS}
+    config = {name: getattr(args, name, None) for name in _OPTIONS}
+    config["no_header"] = bool(config["no_header"])
     for name, value in _DEFAULTS.items():
         if config[name] is None:
             config[name] = value
@@ -61,11 +65,26 @@ def _config_from_args(args):
         config["data"] = _absolute_data_path(config["data"])
     if config["hidden"] is not None:
         config["hidden"] = list(config["hidden"])
-    ignored = [name for name in ("lr", "hidden", "dropout", "batch_size")
-               if config["model"] != "mlp" and config[name] is not None]
-    if ignored:
-        _note(f"--{ignored[0].replace('_', '-')} applies to --model mlp only; ignored")
+    _report_ignored(config)
     return config
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _report_ignored(config):
+    """One note naming every option given that does not apply to this model or data."""
+    ignored = []
+    if config["model"] != "mlp":
+        mlp_only = [_flag(name) for name in _MLP_ONLY if config[name] is not None]
+        if mlp_only:
+            ignored.append(f"{', '.join(mlp_only)} apply to --model mlp only")
+    csv_only = [_flag(name) for name in ("target", "no_header") if config[name]]
+    if csv_only and not str(config["data"]).lower().endswith(".csv"):
+        ignored.append(f"{', '.join(csv_only)} apply to CSV data only")
+    if ignored:
+        _note("; ".join(ignored) + "; ignored")
 
 
 def _absolute_data_path(text):
@@ -122,7 +141,8 @@ def _split_rng(seed):
 
 
 def _prepare_data(config):
-    data = load_dataset(config["data"], config["target"])
+    header = False if config.get("no_header") else None
+    data = load_dataset(config["data"], config["target"], header=header)
     n_classes = np.unique(data.y).size
     if config["model"] == "logistic" and n_classes > 2:
         raise DataError(
@@ -146,22 +166,52 @@ def _accuracy(model, X, y):
 
 # ---- the run ------------------------------------------------------------------------
 def _open_run(args):
+    """(config, folder or None, checkpointed model or None) of a new or resumed run."""
     if args.resume is None:
         return _config_from_args(args), None, None
-    folder = RunFolder.open_existing(args.resume)
+    folder = RunFolder.open_existing(args.resume)  # locked from here on
+    try:
+        return _resume_config(args, folder)
+    except BaseException:
+        folder.close()
+        raise
+
+
+def _resume_config(args, folder):
+    from nablanet import load
+
     config = folder.read_config()
     if config.get("model") != "mlp":
         raise RunFolderError(
             f"{folder.path} holds a {config.get('model')} run: only mlp runs are resumable "
             "(a Newton fit takes seconds: start it again)"
         )
-    given = [name for name in _OPTIONS if name != "epochs" and getattr(args, name) is not None]
-    if given or args.out is not None:
-        _note(f"resuming {folder.path}: its config.json decides; other options ignored")
-    if args.epochs is not None:
-        config["epochs"] = args.epochs
+    given = [_flag(name) for name in _OPTIONS
+             if name != "epochs" and getattr(args, name, None) not in (None, False)]
+    given += [flag for flag, value in (("--out", args.out), ("--force", args.force)) if value]
+    if given:
+        _note(f"resuming {folder.path}: its config.json decides; {', '.join(given)} ignored")
+    model = load(folder.model_path)
+    done, planned = int(model.n_iter_), int(config["epochs"])
+    wanted = args.epochs if args.epochs is not None else planned
+    if wanted < done:
+        raise RunFolderError(
+            f"{folder.path} has already trained {done} epochs, more than --epochs {wanted}; "
+            "nothing done (a run cannot be shortened)"
+        )
+    config["epochs"] = wanted
+    if wanted != planned:
         folder.write_config(config)
-    return config, folder, folder.read_metrics()
+    previous = {"model": model, "done": done, "planned": planned,
+                "metrics": folder.read_metrics()}
+    return config, folder, previous
+
+
+def _resume_message(folder, done, wanted, planned):
+    if done == wanted:
+        return f"{folder.path} has trained all {done} epochs: nothing to do"
+    extended = f" (--epochs {wanted} extends the planned {planned})" if wanted > planned else ""
+    return f"resuming {folder.path} after epoch {done}: {wanted - done} more to {wanted}{extended}"
 
 
 def _record(config, folder, data, parts, status, history, stop_reason, timings, final=None):
@@ -188,19 +238,42 @@ def run_train(args, console=None):
     console = console or make_console()
     started = time.perf_counter()
     config, folder, previous = _open_run(args)
+    try:
+        return _run(args, console, started, config, folder, previous)
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def _run(args, console, started, config, folder, previous):
+    if previous is not None:
+        done = previous["done"]
+        console.print(_resume_message(folder, done, config["epochs"], previous["planned"]),
+                      markup=False, soft_wrap=True)
+        if done == config["epochs"] and previous["metrics"].get("status") == "completed":
+            return 0
     data, parts = _prepare_data(config)
     if config["model"] == "mlp" and config["epochs"] is None:
         config["epochs"] = _default_mlp_epochs(parts[0].shape[0], config["batch_size"])
     if folder is None:  # a new run: the folder is made once the data are known to be good
-        folder = RunFolder.create(args.out if args.out is not None else default_run_dir())
+        folder = RunFolder.create(args.out if args.out is not None else default_run_dir(),
+                                  force=args.force)
         config["target_column"] = data.target  # predict leaves this CSV column out
+        config["feature_names"] = data.feature_names if data.named_columns else None
         folder.write_config(config)
+    try:
+        return _train(config, folder, data, parts, previous, console, started)
+    finally:
+        folder.close()
+
+
+def _train(config, folder, data, parts, previous, console, started):
     load_seconds = time.perf_counter() - started
     console.print(
         f"nablanet train: {config['model']} on {data.name} "
         f"({parts[0].shape[0]} train / {parts[1].shape[0]} validation samples, "
         f"{data.n_features} features, {np.unique(data.y).size} classes) -> {folder.path}",
-        markup=False,
+        markup=False, soft_wrap=True,
     )
     trainer = _train_mlp if config["model"] == "mlp" else _train_newton
     return trainer(config, folder, data, parts, previous, console, load_seconds, started)
@@ -212,13 +285,34 @@ def _default_mlp_epochs(n_train, batch_size):
     return max(_MLP_DEFAULT_EPOCHS, -(-_MLP_MIN_STEPS // steps_per_epoch))
 
 
-def _train_mlp(config, folder, data, parts, previous, console, load_seconds, started):
-    from nablanet import load
+def _save_model(model, folder, config):
+    from nablanet.models.io import save
 
+    save(model, folder.model_path, feature_names=config.get("feature_names"))
+
+
+def _subject(config, data):
+    """What a plot title says the run is, e.g. ``softmax (newton-cg) on wine``."""
+    solver = config.get("solver") or _SOLVERS[config["model"]][0]
+    return f"{config['model']} ({solver}) on {data.name}"
+
+
+@contextlib.contextmanager
+def _failures_recorded(config, folder, data, parts, history, timings):
+    """A training that raises leaves its run marked ``failed`` with the reason, never completed."""
+    try:
+        yield
+    except Exception as error:  # recorded, then raised on: the CLI reports it
+        reason = "failed: " + (" ".join(str(error).split()) or type(error).__name__)
+        _record(config, folder, data, parts, "failed", history, reason, timings)
+        raise
+
+
+def _train_mlp(config, folder, data, parts, previous, console, load_seconds, started):
     X_train, X_val, y_train, y_val = parts
     if previous is not None:
-        model = load(folder.model_path)
-        history = list(previous.get("history", []))[: model.n_iter_]
+        model = previous["model"]
+        history = list(previous["metrics"].get("history", []))[: model.n_iter_]
     else:
         model, history = build_estimator(config), []
     classes = np.unique(data.y)
@@ -226,7 +320,9 @@ def _train_mlp(config, folder, data, parts, previous, console, load_seconds, sta
     status, stop_reason = "completed", f"trained the requested {epochs} epochs"
     timings = {"load_seconds": load_seconds}
     done = getattr(model, "n_iter_", 0)  # the checkpoint, not the history, counts epochs
-    with TrainingProgress(epochs, "epoch", console, completed=done) as bar:
+    progress = TrainingProgress(epochs, "epoch", console, completed=done, line_interval=0)
+    failures = _failures_recorded(config, folder, data, parts, history, timings)
+    with progress as bar, failures:
         try:
             for epoch in range(done + 1, epochs + 1):
                 tick = time.perf_counter()
@@ -243,7 +339,7 @@ def _train_mlp(config, folder, data, parts, previous, console, load_seconds, sta
                 # metrics first, then the checkpoint: a resume trims history to the model
                 _record(config, folder, data, parts, "running", history,
                         f"in progress: {epoch} of {epochs} epochs", timings)
-                model.save(folder.model_path)
+                _save_model(model, folder, config)
                 bar.update(epoch, loss=history[-1]["loss"],
                            val_acc=history[-1]["val_accuracy"])
         except KeyboardInterrupt:
@@ -252,7 +348,7 @@ def _train_mlp(config, folder, data, parts, previous, console, load_seconds, sta
     final["epochs"] = int(model.n_iter_)
     timings["total_seconds"] = time.perf_counter() - started
     _record(config, folder, data, parts, status, history, stop_reason, timings, final)
-    _write_plots(folder, history, "epoch", model, parts, data, convergence=False)
+    _write_plots(folder, history, "epoch", model, parts, data, _subject(config, data))
     return _finish(console, folder, final, stop_reason)
 
 
@@ -266,14 +362,16 @@ def _interrupted(config, folder, data, parts, history, timings, console):
     if saved == 0:
         reason = "interrupted by the user before the first epoch ended; nothing to resume"
     _record(config, folder, data, parts, "interrupted", history, reason, timings)
-    console.print(reason, style="yellow", markup=False)
+    console.print(reason, style="yellow", markup=False, soft_wrap=True)
     return EXIT_INTERRUPTED
 
 
 def _train_newton(config, folder, data, parts, previous, console, load_seconds, started):
     X_train, X_val, y_train, y_val = parts
     limit = config["epochs"] or 100
-    with TrainingProgress(limit, "Newton iteration", console) as bar:
+    step_name = _SOLVER_NAMES[config.get("solver") or "newton"]
+    failures = _failures_recorded(config, folder, data, parts, [], {"load_seconds": load_seconds})
+    with TrainingProgress(limit, step_name, console) as bar, failures:
         def show(info):
             bar.update(info["iteration"], loss=info.get("loss"), grad=info.get("grad_norm"))
 
@@ -294,9 +392,10 @@ def _train_newton(config, folder, data, parts, previous, console, load_seconds, 
     timings = {"load_seconds": load_seconds, "fit_seconds": fit_seconds,
                "total_seconds": time.perf_counter() - started}
     stop_reason = str(model.stop_reason_)
-    model.save(folder.model_path)
+    _save_model(model, folder, config)
     _record(config, folder, data, parts, "completed", history, stop_reason, timings, final)
-    _write_plots(folder, history, "Newton iteration", model, parts, data, convergence=True)
+    _write_plots(folder, history, step_name, model, parts, data, _subject(config, data),
+                 objective=True)
     return _finish(console, folder, final, stop_reason)
 
 
@@ -310,22 +409,24 @@ def _final_metrics(model, parts, train_loss):
     }
 
 
-def _write_plots(folder, history, step_name, model, parts, data, convergence):
+def _write_plots(folder, history, step_name, model, parts, data, subject, objective=False):
+    """Loss (and, for a solver's fit, convergence) and confusion plots; ``objective``: the
+    history's loss is the solver's objective (summed log-loss plus penalty)."""
     from nablanet.cli import plots
 
-    plots.plot_loss(folder.file("loss.png"), history, step_name)
-    if convergence:
-        plots.plot_convergence(folder.file("convergence.png"), history)
+    plots.plot_loss(folder.file("loss.png"), history, step_name, subject, objective=objective)
+    if objective:
+        plots.plot_convergence(folder.file("convergence.png"), history, step_name, subject)
     X_val, y_val = parts[1], parts[3]
     names = data.target_names if data.target_names else None
     if names is not None and len(names) != len(model.classes_):
         names = None
     plots.plot_confusion(folder.file("confusion.png"), y_val, model.predict(X_val),
-                         model.classes_, names)
+                         model.classes_, names, subject)
 
 
 def _finish(console, folder, final, stop_reason):
     print_metrics_table(console, final)
-    console.print(f"stopped: {stop_reason}", markup=False)
-    console.print(f"run folder: {Path(folder.path)}", markup=False)
+    console.print(f"stopped: {stop_reason}", markup=False, soft_wrap=True)
+    console.print(f"run folder: {Path(folder.path)}", markup=False, soft_wrap=True)
     return 0

@@ -9,13 +9,15 @@ from nablanet.data.files import read_csv, read_csv_features, read_idx, read_idx_
 from nablanet.data.validation import (
     DataError,
     check_finite,
+    class_labels,
     validate_features,
     validate_labels,
     validate_n_features,
 )
 
 __all__ = [
-    "BUNDLED", "DataError", "Dataset", "check_finite", "iterate_minibatches", "load_dataset",
+    "BUNDLED", "DataError", "Dataset", "check_finite", "class_labels", "iterate_minibatches",
+    "load_dataset",
     "read_csv", "read_csv_features", "read_idx", "read_idx_pair", "read_npz",
     "train_test_split", "validate_features", "validate_labels", "validate_n_features",
 ]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nablanet.data.files import is_idx_path, read_csv, read_idx_pair, read_npz
-from nablanet.data.validation import DataError, validate_features, validate_labels
+from nablanet.data.files import is_idx_path, read_csv_table, read_idx_pair, read_npz
+from nablanet.data.validation import DataError, class_labels, validate_features, validate_labels
 
 # Bundled datasets ship inside scikit-learn (no download); loaded lazily.
 BUNDLED = ("digits", "breast_cancer", "iris", "wine")
@@ -30,6 +30,9 @@ class Dataset:
         Bundled name or the file's stem.
     target : str or None
         Name of the label column for CSV data.
+    named_columns : bool
+        Whether ``feature_names`` come from the file (a CSV header), so that new
+        data can be matched to them by name.
     """
 
     X: np.ndarray
@@ -38,6 +41,7 @@ class Dataset:
     target_names: list | None = None
     name: str = ""
     target: str | None = None
+    named_columns: bool = False
 
     @property
     def n_samples(self):
@@ -69,15 +73,17 @@ def _default_names(n_features):
     return [f"x{i}" for i in range(n_features)]
 
 
-def _load_path(path, target):
+def _load_path(path, target, header):
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        X, y, names, target_name = read_csv(path, target)
-        return Dataset(X, y, names, None, path.stem, target_name)
+        X, y, names, target_name, lines = read_csv_table(path, target, header)
+        y = class_labels(y, f"column {target_name!r} of {path}", rows=lines)
+        return Dataset(X, y, names, None, path.stem, target_name, named_columns=header is not False)
     if suffix == ".npz":
         X, y = read_npz(path)
         X = validate_features(X, f"X in {path.name}")
-        return Dataset(X, y, _default_names(X.shape[1]), None, path.stem)
+        return Dataset(X, class_labels(y, f"y in {path.name}"), _default_names(X.shape[1]), None,
+                       path.stem)
     if path.is_dir() or is_idx_path(path) or "," in path.name:
         X, y = read_idx_pair(path)
         return Dataset(X, y, _default_names(X.shape[1]), None, path.name.split(",")[0])
@@ -87,7 +93,7 @@ def _load_path(path, target):
     )
 
 
-def load_dataset(name_or_path, target=None):
+def load_dataset(name_or_path, target=None, header=None):
     """Load a bundled dataset by name, or a CSV, NPZ or IDX file by path.
 
     Parameters
@@ -99,18 +105,23 @@ def load_dataset(name_or_path, target=None):
         pair, or ``"images,labels"``.
     target : str, optional
         Label column of a CSV file; default its last column.
+    header : bool, optional
+        CSV only, as in `nablanet.data.read_csv`: None (default) expects a header
+        and refuses a first row of numbers, False reads a file without one.
 
     Returns
     -------
     Dataset
-        Validated: finite float64 ``X`` with at least 2 samples, labels of the
-        same length with at least 2 classes.
+        Validated: finite float64 ``X`` with at least 2 samples, class labels
+        (integers or words; integer-valued floats become int64) of the same
+        length with at least 2 classes.
 
     Raises
     ------
     DataError
-        Unknown name, missing or malformed file, non-finite values, a single
-        class, fewer than 2 samples.
+        Unknown name, missing or malformed file, non-finite values, labels that
+        look continuous or are too large to be classes, a single class, fewer
+        than 2 samples.
 
     Examples
     --------
@@ -127,7 +138,7 @@ def load_dataset(name_or_path, target=None):
         path = Path(name_or_path)
         if not path.exists() and "," not in path.name:
             raise DataError(_unknown_message(name_or_path))
-        data = _load_path(path, target)
+        data = _load_path(path, target, header)
     data.X = validate_features(data.X, f"X of {data.name}")
     data.y = validate_labels(data.y, data.X.shape[0], name=f"labels of {data.name}")
     return data

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nablanet.data.validation import DataError
+from nablanet.data.validation import MAX_FEATURE_MAGNITUDE, DataError, integral_as_int
 
 # IDX header: two zero bytes, a type code, the number of dimensions, then one
 # big-endian uint32 per dimension.  Type codes from the format's definition.
@@ -38,28 +38,86 @@ def _require_file(path):
     return path
 
 
+#: Cells read as a missing value (compared after stripping, case-insensitively).
+MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
 def _parse_number(text):
-    """Parse one CSV cell; empty cells and words raise ValueError."""
+    """Parse one CSV cell; missing-value tokens give NaN, words raise ValueError."""
+    if text.strip().lower() in MISSING_TOKENS:
+        return float("nan")
     return float(text)
 
 
-def _read_csv_rows(path):
+def _is_number(text):
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row]
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _delimiter_hint(path, row):
+    """A hint when a one-column row holds another common delimiter, else ''."""
+    for delimiter, name in _OTHER_DELIMITERS.items():
+        if len(row) == 1 and delimiter in row[0]:
+            return (f"; its lines hold {name} ({delimiter!r}) but nablanet reads comma-separated "
+                    f"files: convert {path} to commas")
+    return ""
+
+
+def _read_csv_rows(path, header=None, min_columns=2):
+    """``(column names, rows, file line number of each row)``.
+
+    ``header``: True (the first row names the columns), False (no header: the
+    columns are ``x0, x1, ...``), None (a header, refused if it looks like data).
+    Line numbers count every line of the file from 1, the header included.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM is not a name
+            reader = csv.reader(handle)
+            rows, lines = [], []
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(reader.line_num)
     except UnicodeDecodeError:
         raise DataError(f"cannot read CSV {path}: not UTF-8 text") from None
     except (OSError, csv.Error) as err:
         raise DataError(f"cannot read CSV {path}: {err}") from None
-    if len(rows) < 2:
-        raise DataError(f"CSV {path} needs a header row and at least one data row")
-    header = [name.strip() for name in rows[0]]
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
+    if not rows:
+        raise DataError(f"CSV {path} is empty")
+    if header is False:
+        names = [f"x{i}" for i in range(len(rows[0]))]
+    else:
+        names = [name.strip() for name in rows[0]]
+        if header is None and all(_is_number(cell) for cell in rows[0]):
             raise DataError(
-                f"CSV {path} line {line} has {len(row)} fields, the header has {len(header)}"
+                f"the first row of CSV {path} looks like data, not a header (all numbers: "
+                f"{','.join(rows[0][:4])}{',...' if len(rows[0]) > 4 else ''}); add a header "
+                "row naming the columns, or pass --no-header (columns x0, x1, ...)"
             )
-    return header, rows[1:]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise DataError(f"CSV {path} names column {repeated[0]!r} more than once; "
+                            "columns are matched by name, so each needs its own")
+        rows, lines = rows[1:], lines[1:]
+    if not rows:
+        raise DataError(f"CSV {path} needs a header row and at least one data row")
+    for line, row in zip(lines, rows):
+        if len(row) != len(names):
+            raise DataError(
+                f"CSV {path} line {line} has {len(row)} fields, the "
+                f"{'first row' if header is False else 'header'} has {len(names)}"
+                + _delimiter_hint(path, row)
+            )
+    if len(names) < min_columns or (len(names) == 1 and _delimiter_hint(path, names)):
+        raise DataError(
+            f"CSV {path} needs at least one feature column and a target column, found one "
+            f"column{_delimiter_hint(path, rows[0]) or _delimiter_hint(path, names)}"
+        )
+    return names, rows, lines
 
 
 def _target_index(header, target, path):
@@ -72,7 +130,7 @@ def _target_index(header, target, path):
     )
 
 
-def _numeric_column(values, column, path):
+def _numeric_column(values, column, path, lines):
     out = np.empty(len(values))
     for row, text in enumerate(values):
         try:
@@ -80,35 +138,48 @@ def _numeric_column(values, column, path):
         except ValueError:
             raise DataError(
                 f"non-numeric value {text!r} in column {column!r} of CSV {path} "
-                f"(data row {row + 1}); features must be numbers"
+                f"(line {lines[row]}); features must be numbers"
             ) from None
     return out
 
 
-def _fast_numeric(rows):
-    """The whole table as float64 in one NumPy call, or None if any cell is not a number."""
+def _feature_table(rows, keep, names, path, lines):
+    """The kept columns as a float64 matrix; missing and infinite cells are one error each."""
     try:
-        return np.array(rows, dtype=np.float64)
+        table = np.array(rows, dtype=np.float64)[:, keep]  # one NumPy call when all are numbers
     except ValueError:
-        return None
+        columns = list(zip(*rows, strict=True))
+        table = np.column_stack([_numeric_column(columns[i], names[i], path, lines)
+                                 for i in keep])
+    for bad, what in ((np.isnan(table), "missing values (empty, NA or NaN)"),
+                      (np.isinf(table), "infinite values"),
+                      (np.abs(table) > MAX_FEATURE_MAGNITUDE,
+                       f"values beyond {MAX_FEATURE_MAGNITUDE:g} (they overflow when squared)")):
+        if bad.any():
+            row, column = (int(i) for i in np.argwhere(bad)[0])
+            raise DataError(
+                f"CSV {path} has {int(bad.sum())} {what}, the first in column "
+                f"{names[keep[column]]!r} at line {lines[row]}; features must be finite "
+                "numbers of moderate size: fill, rescale or drop those rows"
+            )
+    return table
 
 
-def _label_column(values):
-    """Labels may be numbers or words; integral numbers become int64."""
-    try:
-        numbers = np.array([_parse_number(text) for text in values])
-    except ValueError:
-        return np.array([text.strip() for text in values])
-    return _label_column_from_numbers(numbers)
+def _label_column(values, path, column, lines):
+    """Labels: numbers (checked as classes later) or words; a missing label is an error."""
+    stripped = [text.strip() for text in values]
+    for row, text in enumerate(stripped):
+        if text.lower() in MISSING_TOKENS:
+            raise DataError(
+                f"missing label {text!r} in column {column!r} of CSV {path} at line {lines[row]}; "
+                "every row needs a label: fill or drop it"
+            )
+    if all(_is_number(text) for text in stripped):
+        return integral_as_int(np.array([float(text) for text in stripped]))
+    return np.array(stripped)
 
 
-def _label_column_from_numbers(numbers):
-    if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
-        return numbers.astype(np.int64)
-    return numbers
-
-
-def read_csv(path, target=None):
+def read_csv(path, target=None, header=None):
     """Read a CSV file with a header row into features and labels.
 
     Parameters
@@ -117,20 +188,28 @@ def read_csv(path, target=None):
         CSV file; the first row names the columns.
     target : str, optional
         Name of the label column; default the last column.
+    header : bool, optional
+        True: the first row names the columns; False: there is no header and the
+        columns are named ``x0, x1, ...``; None (default): a header, and a first
+        row made only of numbers is refused as data.
 
     Returns
     -------
     X : numpy.ndarray of float64, shape (n_samples, n_features)
     y : numpy.ndarray, shape (n_samples,)
-        Labels: int64 when every value is an integer, else float64 or str.
+        Labels: int64 when every value is an integer (of at most 2**53 in
+        magnitude), else float64 or str.
     feature_names : list of str
     target_name : str
 
     Raises
     ------
     DataError
-        Missing file, unreadable text, ragged rows, a non-numeric feature value,
-        or a target column that is not in the header.
+        Missing file, unreadable text, ragged rows (with a hint when another
+        delimiter is used), a first row that looks like data, a non-numeric,
+        missing or infinite feature value, a missing label, or a target column
+        that is not in the header.  Rows are named by their line in the file,
+        counted from 1 with the header.
 
     Examples
     --------
@@ -142,23 +221,22 @@ def read_csv(path, target=None):
     >>> X.shape, y.tolist(), names, target
     ((2, 2), [0, 1], ['a', 'b'], 'label')
     """
+    X, y, names, target_name, _ = read_csv_table(path, target, header)
+    return X, y, names, target_name
+
+
+def read_csv_table(path, target=None, header=None):
+    """`read_csv`, plus the file line number of each row (for messages about rows)."""
     path = _require_file(path)
-    header, rows = _read_csv_rows(path)
-    if len(header) < 2:
-        raise DataError(f"CSV {path} needs at least one feature column and a target column")
-    t_index = _target_index(header, target, path)
-    feature_index = [i for i in range(len(header)) if i != t_index]
-    table = _fast_numeric(rows)
-    if table is not None:
-        X, y = table[:, feature_index], _label_column_from_numbers(table[:, t_index])
-    else:
-        columns = list(zip(*rows, strict=True))
-        X = np.column_stack([_numeric_column(columns[i], header[i], path) for i in feature_index])
-        y = _label_column(columns[t_index])
-    return X, y, [header[i] for i in feature_index], header[t_index]
+    names, rows, lines = _read_csv_rows(path, header)
+    t_index = _target_index(names, target, path)
+    feature_index = [i for i in range(len(names)) if i != t_index]
+    X = _feature_table(rows, feature_index, names, path, lines)
+    y = _label_column([row[t_index] for row in rows], path, names[t_index], lines)
+    return X, y, [names[i] for i in feature_index], names[t_index], lines
 
 
-def read_csv_features(path, drop=None):
+def read_csv_features(path, drop=None, header=None):
     """Read every numeric column of a CSV file as features (for prediction).
 
     Parameters
@@ -167,6 +245,8 @@ def read_csv_features(path, drop=None):
         CSV file with a header row.
     drop : str, optional
         Column to leave out if present (the training target).
+    header : bool, optional
+        As in `read_csv`.
 
     Returns
     -------
@@ -182,14 +262,9 @@ def read_csv_features(path, drop=None):
     array([[1., 2.]])
     """
     path = _require_file(path)
-    header, rows = _read_csv_rows(path)
-    keep = [i for i, name in enumerate(header) if name != drop]
-    table = _fast_numeric(rows)
-    if table is not None:
-        return table[:, keep], [header[i] for i in keep]
-    columns = list(zip(*rows, strict=True))
-    X = np.column_stack([_numeric_column(columns[i], header[i], path) for i in keep])
-    return X, [header[i] for i in keep]
+    names, rows, lines = _read_csv_rows(path, header, min_columns=1)
+    keep = [i for i, name in enumerate(names) if name != drop]
+    return _feature_table(rows, keep, names, path, lines), [names[i] for i in keep]
 
 
 def read_npz(path, require_y=True):
@@ -216,6 +291,9 @@ def read_npz(path, require_y=True):
     array([0, 1])
     """
     path = _require_file(path)
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"cannot read NPZ {path}: not an NPZ archive (numpy.savez writes one); "
+                        "another kind of file, or truncated?")
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = set(archive.files)
@@ -229,7 +307,12 @@ def read_npz(path, require_y=True):
             y = archive["y"] if "y" in names else None
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+    except ValueError as err:
+        if "pickle" in str(err):  # numpy's advice to unpickle is not ours to give
+            raise DataError(f"cannot read NPZ {path}: it holds Python objects; nablanet reads "
+                            "numeric arrays only and never unpickles") from None
+        raise DataError(f"cannot read NPZ {path}: {err}") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise DataError(f"cannot read NPZ {path}: {err}") from None
     return X, y
 

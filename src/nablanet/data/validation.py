@@ -48,6 +48,90 @@ def check_finite(values, name="X"):
     return values
 
 
+#: Feature values beyond this magnitude have squares that overflow float64, so no
+#: variance, standardisation or Hessian of them is finite.
+MAX_FEATURE_MAGNITUDE = 1e150
+
+#: Integers beyond this magnitude are not all representable in float64: such a
+#: "label" is an overflow or a measurement, not a class.
+_MAX_EXACT_INTEGER = 2**53
+
+
+def integral_as_int(values):
+    """Float ``values`` that are all integers (``|v| <= 2**53``) as int64; others unchanged.
+
+    Examples
+    --------
+    >>> integral_as_int(np.array([0.0, 2.0])).tolist(), integral_as_int(np.array([0.5])).dtype
+    ([0, 2], dtype('float64'))
+    """
+    values = np.asarray(values)
+    if values.dtype.kind != "f" or not np.all(np.isfinite(values)):
+        return values
+    if np.all(np.abs(values) <= _MAX_EXACT_INTEGER) and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    return values
+
+
+def class_labels(y, name="y", rows=None):
+    """Labels of a classifier: integers, words, or floats that are integers; else `DataError`.
+
+    Parameters
+    ----------
+    y : array_like
+        Labels, 1-D.
+    name : str, default "y"
+        Name used in messages.
+    rows : sequence of int, optional
+        File line number of each label (CSV); messages then name the line, else
+        the 0-based index.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``y``, with integer-valued floats as int64.
+
+    Raises
+    ------
+    DataError
+        Non-finite labels, labels that are not integers ("labels look
+        continuous"), or integers too large to be exact (above 2**53, e.g. 1e300).
+
+    Examples
+    --------
+    >>> class_labels(np.array([1.0, 0.0])).tolist()
+    [1, 0]
+    >>> class_labels(np.array([0.5, 1.0]))
+    Traceback (most recent call last):
+    ...
+    nablanet.data.validation.DataError: labels look continuous: y holds 0.5 (index 0) ...
+    """
+    labels = np.asarray(y)
+    if labels.dtype.kind != "f":
+        return labels
+
+    def where(i):
+        return f"line {rows[i]}" if rows is not None else f"index {i}"
+
+    check_finite(labels, name)
+    huge = np.flatnonzero(np.abs(labels) > _MAX_EXACT_INTEGER)
+    if huge.size:
+        i = int(huge[0])
+        raise DataError(
+            f"{name} holds {labels[i]:g} ({where(i)}): too large to be a class label (classes "
+            f"are integers up to 2**53 in magnitude, or words)"
+        )
+    fractional = np.flatnonzero(labels != np.round(labels))
+    if fractional.size:
+        i = int(fractional[0])
+        raise DataError(
+            f"labels look continuous: {name} holds {labels[i]:g} ({where(i)}) and "
+            f"{fractional.size - 1} more values that are not integers; nablanet trains "
+            "classifiers, whose labels are integers or words"
+        )
+    return labels.astype(np.int64)
+
+
 def validate_features(X, name="X", min_samples=2):
     """Return ``X`` as a finite float64 matrix of shape (n_samples, n_features).
 
@@ -95,8 +179,15 @@ def validate_features(X, name="X", min_samples=2):
         raise DataError(f"{name} needs at least {min_samples} samples (rows), got {n_samples}")
     if n_features < 1:
         raise DataError(f"{name} needs at least 1 feature (column), got 0")
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    return check_finite(array, name)
+    array = check_finite(np.ascontiguousarray(array, dtype=np.float64), name)
+    huge = np.abs(array) > MAX_FEATURE_MAGNITUDE
+    if huge.any():
+        row, column = (int(i) for i in np.argwhere(huge)[0])
+        raise DataError(
+            f"{name} holds {array[row, column]:g} (row {row}, column {column}, counted from 0): "
+            f"values beyond {MAX_FEATURE_MAGNITUDE:g} overflow when squared; rescale the feature"
+        )
+    return array
 
 
 def validate_labels(y, n_samples, min_classes=2, name="y"):
