@@ -1,0 +1,314 @@
+"""GELU, ELU and their relatives, layer normalisation and ``linear`` on ``(*, in)`` input.
+
+``gelu`` and ``elu`` are primitives whose slopes are primitives too, each slope's own
+rule written in nablanet ops, so every order of derivative works.  The others are
+compositions of primitives (their derivatives are the chain rule through those).
+
+Every forward is finite wherever the maths is: ``gelu(-inf) = 0`` (the limit of
+``x Phi(x)``), slopes at +-inf are their limits, and no ``inf * 0`` is ever formed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import shape_of
+from nablanet.ops import activations as act
+from nablanet.ops.activations import _positive, sigmoid, softplus
+from nablanet.ops.arithmetic import clip, exp, sqrt, tanh
+from nablanet.ops.dense import linear as linear_2d
+from nablanet.ops.reductions import mean
+from nablanet.ops.shape import reshape
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TANH_C = math.sqrt(2.0 / math.pi)  # GELU's tanh form: tanh(c (x + a x^3))
+_TANH_A = 0.044715
+#: Beyond these the slopes equal their limits in float64 (phi(40) = e^-800 = 0, and the
+#: tanh form's sigmoid is exactly 0 or 1 at 1e3): clipping there avoids inf * 0.
+_EXACT_CLIP, _TANH_CLIP = 40.0, 1e3
+_APPROXIMATIONS = ("none", "tanh")
+
+
+def _ndtr(x):
+    from scipy.special import ndtr  # the standard normal CDF, accurate in both tails
+
+    return ndtr(x)
+
+
+def _zero_at_minus_inf(out, x):
+    # x Phi(x) -> 0 as x -> -inf, where the product would be -inf * 0 = nan
+    minus_inf = np.isneginf(x)
+    if minus_inf.any():
+        out[minus_inf] = 0
+    return out
+
+
+# -- GELU ---------------------------------------------------------------------------------
+def _gelu_impl(x, approximate="none"):
+    x = np.asarray(x)
+    # -inf * 0 is fixed below; x^3 beyond 1e102 overflows to the sigmoid's +-inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        if approximate == "none":
+            out = x * _ndtr(x)  # x Phi(x)
+        else:
+            v = 2 * _TANH_C * (x + _TANH_A * x * x * x)
+            # 0.5 x (1 + tanh(v / 2)) = x sigmoid(v), without the cancellation of 1 + tanh
+            out = x * act._sigmoid_impl(v)
+    out = np.asarray(out, dtype=np.result_type(x, np.float32) if x.dtype.kind == "f" else
+                     np.float64)
+    return _zero_at_minus_inf(out, x)
+
+
+def _tanh_form_parts(x, sig):
+    """``s = sigmoid(v)``, ``v'`` and ``v''`` of the tanh form at ``x``, with op ``sig``."""
+    v = 2 * _TANH_C * (x + _TANH_A * x * x * x)
+    dv = 2 * _TANH_C * (1 + 3 * _TANH_A * x * x)
+    d2v = 12 * _TANH_C * _TANH_A * x
+    return sig(v), dv, d2v
+
+
+def _gelu_slope_impl(x, approximate="none"):
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    if approximate == "none":
+        xc = np.clip(x, -_EXACT_CLIP, _EXACT_CLIP)
+        # d/dx x Phi(x) = Phi(x) + x phi(x)
+        return (_ndtr(x) + xc * np.exp(-0.5 * xc * xc) * _INV_SQRT_2PI).astype(x.dtype)
+    xc = np.clip(x, -_TANH_CLIP, _TANH_CLIP)
+    s, dv, _ = _tanh_form_parts(xc, act._sigmoid_impl)
+    # d/dx x s(v) = s + x s (1 - s) v'
+    return (s + xc * s * (1 - s) * dv).astype(x.dtype)
+
+
+def _gelu_curvature(x, approximate):
+    """The second derivative of GELU in nablanet ops (so it differentiates again)."""
+    if approximate == "none":
+        xc = clip(x, -_EXACT_CLIP, _EXACT_CLIP)
+        # d/dx (Phi + x phi) = 2 phi + x phi' = phi (2 - x^2), phi' = -x phi
+        return exp(-0.5 * xc * xc) * _INV_SQRT_2PI * (2 - xc * xc)
+    xc = clip(x, -_TANH_CLIP, _TANH_CLIP)
+    s, dv, d2v = _tanh_form_parts(xc, sigmoid)
+    # d/dx (s + x s(1-s) v') with s' = s(1-s) v', (s(1-s))' = s(1-s)(1-2s) v':
+    #   = s(1-s) [2 v' + x ((1 - 2s) v'^2 + v'')]
+    return s * (1 - s) * (2 * dv + xc * ((1 - 2 * s) * dv * dv + d2v))
+
+
+_gelu_slope = Primitive("gelu_slope", _gelu_slope_impl)
+_gelu_slope.defvjp(lambda g, ans, x, approximate="none": g * _gelu_curvature(x, approximate))
+
+_gelu = Primitive("gelu", _gelu_impl)
+# d gelu(x)/dx = gelu_slope(x): Phi(x) + x phi(x) (exact), or the tanh form's derivative
+_gelu.defvjp(lambda g, ans, x, approximate="none": g * _gelu_slope(x, approximate=approximate))
+
+
+def gelu(x, approximate="none"):
+    """Gaussian error linear unit ``x Phi(x)``, ``Phi`` the standard normal CDF (PyTorch's).
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+    approximate : {'none', 'tanh'}, default 'none'
+        ``'tanh'``: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+
+    Returns
+    -------
+    Tensor or ndarray
+        ``gelu(-inf) = 0`` and ``gelu(inf) = inf`` (limits; PyTorch returns nan at -inf).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import gelu
+    >>> gelu(np.array([-np.inf, 0.0, 1e4]))
+    array([    0.,     0., 10000.])
+    """
+    if approximate not in _APPROXIMATIONS:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _gelu(x, approximate=approximate)
+
+
+# -- ELU and SELU ---------------------------------------------------------------------------
+def _elu_impl(x, alpha=1.0):
+    x = np.asarray(x)
+    negative = alpha * np.expm1(np.minimum(x, 0))  # never exp of a large positive x
+    return np.where(x > 0, x, negative).astype(np.result_type(x, np.float32), copy=False)
+
+
+def _elu_slope_impl(x, alpha=1.0):
+    x = np.asarray(x)
+    dtype = np.result_type(x, np.float32)
+    return np.where(x > 0, 1, alpha * np.exp(np.minimum(x, 0))).astype(dtype, copy=False)
+
+
+_elu_slope = Primitive("elu_slope", _elu_slope_impl)
+# d/dx [x > 0 ? 1 : alpha e^x] = [x <= 0] alpha e^x = elu_slope(x) (1 - [x > 0])
+_elu_slope.defvjp(lambda g, ans, x, alpha=1.0: g * (ans * (1 - _positive(x))))
+
+_elu = Primitive("elu", _elu_impl)
+# elu'(x) = 1 for x > 0, alpha e^x for x <= 0 (alpha at 0, as PyTorch)
+_elu.defvjp(lambda g, ans, x, alpha=1.0: g * _elu_slope(x, alpha=alpha))
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha (exp(x) - 1)`` otherwise.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+    alpha : float, default 1.0
+
+    Returns
+    -------
+    Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import elu
+    >>> elu(np.array([-np.inf, 0.0, 2.0]))
+    array([-1.,  0.,  2.])
+    """
+    return _elu(x, alpha=float(alpha))
+
+
+def selu(x):
+    """Scaled ELU ``scale * elu(x, alpha)`` with the self-normalising constants (PyTorch's).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import selu
+    >>> selu(np.array([1.0]))
+    array([1.05070099])
+    """
+    return _SELU_SCALE * _elu(x, alpha=_SELU_ALPHA)
+
+
+def silu(x):
+    """Sigmoid linear unit (swish) ``x sigmoid(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import silu
+    >>> silu(np.array([0.0, 1e4, -1e4]))
+    array([    0., 10000.,    -0.])
+    """
+    return x * sigmoid(x)
+
+
+def mish(x):
+    """``x tanh(softplus(x))`` (Misra 2019).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import mish
+    >>> mish(np.array([0.0, 1e4]))
+    array([    0., 10000.])
+    """
+    return x * tanh(softplus(x))
+
+
+# -- layer normalisation ------------------------------------------------------------------
+def _normalized_axes(x, normalized_shape, where):
+    shape = tuple(shape_of(x))
+    wanted = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
+    wanted = tuple(int(n) for n in wanted)
+    if not wanted or shape[len(shape) - len(wanted):] != wanted or len(shape) < len(wanted):
+        raise ValueError(
+            f"{where}: normalized_shape={list(wanted)} expects input of shape "
+            f"(*, {', '.join(map(str, wanted))}), got shape {shape}"
+        )
+    return wanted, tuple(range(-len(wanted), 0))
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` axes: ``(x - mean) / sqrt(var + eps)``.
+
+    The variance is the biased one (divided by the count), as PyTorch's; then
+    ``* weight + bias`` when given (each of shape ``normalized_shape``).  A composition
+    of primitives: its derivatives of every order are the chain rule through them.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (*, *normalized_shape)
+    normalized_shape : int or tuple of int
+    weight, bias : Tensor or array_like, optional
+    eps : float, default 1e-5
+
+    Returns
+    -------
+    Tensor or ndarray, the shape of ``x``
+
+    Raises
+    ------
+    ValueError
+        When the trailing shape of ``x`` or the shape of ``weight``/``bias`` differs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import layer_norm
+    >>> layer_norm(np.array([[1.0, 3.0]]), 2, eps=0.0)
+    array([[-1.,  1.]])
+    """
+    wanted, axes = _normalized_axes(x, normalized_shape, "layer_norm")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(shape_of(value)) != wanted:
+            raise ValueError(
+                f"layer_norm: {name} must have shape {wanted}, got {tuple(shape_of(value))}"
+            )
+    centered = x - mean(x, axis=axes, keepdims=True)
+    variance = mean(centered * centered, axis=axes, keepdims=True)
+    out = centered / sqrt(variance + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+# -- linear on any leading shape -----------------------------------------------------------
+def linear(x, weight, bias=None):
+    """``x W^T + b`` for ``x`` of shape ``(*, in)`` (PyTorch's ``F.linear``).
+
+    Leading axes are flattened into rows for the fused 2-D primitive and restored
+    after: ``(in,) -> (out,)``, ``(N, in) -> (N, out)``, ``(A, B, in) -> (A, B, out)``.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (*, in)
+    weight : Tensor or array_like, shape (out, in)
+    bias : Tensor or array_like, shape (out,), optional
+
+    Returns
+    -------
+    Tensor or ndarray, shape (*, out)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import linear
+    >>> linear(np.ones((2, 3, 4)), np.ones((5, 4))).shape
+    (2, 3, 5)
+    """
+    x_shape, w_shape = tuple(shape_of(x)), tuple(shape_of(weight))
+    if len(x_shape) == 2:
+        return linear_2d(x, weight, bias)
+    if len(w_shape) != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {w_shape}")
+    if not x_shape or x_shape[-1] != w_shape[1]:
+        raise ValueError(
+            f"linear: expected input of shape (*, {w_shape[1]}), got shape {x_shape}"
+        )
+    rows = reshape(x, (-1, w_shape[1]))
+    return reshape(linear_2d(rows, weight, bias), (*x_shape[:-1], w_shape[0]))
+
+
+__all__ = ["elu", "gelu", "layer_norm", "linear", "mish", "selu", "silu"]

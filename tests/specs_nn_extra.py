@@ -1,0 +1,47 @@
+"""Gradient-check specs for the primitives of ``nablanet.ops.nn_extra`` (issue 17).
+
+``NN_EXTRA_SPECS[name](rng) -> (fun, args)``: ``check_grads(fun, args, order=2)`` must
+pass in float64.  Keys are the names under which the primitives are registered.
+Inputs stay away from ELU's kink at 0 (its second derivative jumps there).
+"""
+
+import numpy as np
+
+from nablanet.autodiff import REGISTRY
+from nablanet.ops import nn_extra
+
+
+def _spread(rng, shape, scale=2.0):
+    x = scale * rng.standard_normal(shape)
+    return x + np.sign(x) * 0.1  # away from 0
+
+
+def _gelu(approximate):
+    return lambda rng: ((lambda x: nn_extra.gelu(x, approximate)), [_spread(rng, (3, 4))])
+
+
+def _gelu_slope(rng):
+    slope = REGISTRY["gelu_slope"]
+    x = _spread(rng, (3, 4))
+    return (lambda x: slope(x, approximate="none") * slope(x, approximate="tanh")), [x]
+
+
+def _elu(rng):
+    return (lambda x: nn_extra.elu(x, 0.7)), [_spread(rng, (3, 4))]
+
+
+def _elu_slope(rng):
+    return (lambda x: REGISTRY["elu_slope"](x, alpha=1.3)), [_spread(rng, (3, 4))]
+
+
+NN_EXTRA_SPECS = {
+    "gelu": _gelu("none"),
+    "gelu_slope": _gelu_slope,
+    "elu": _elu,
+    "elu_slope": _elu_slope,
+}
+
+#: The tanh form of GELU, checked as well (same primitive, other branch).
+EXTRA_CASES = {"gelu_tanh": _gelu("tanh")}
+
+NON_DIFFERENTIABLE = {}
