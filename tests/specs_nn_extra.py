@@ -39,6 +39,8 @@ NN_EXTRA_SPECS = {
     "gelu_slope": _gelu_slope,
     "elu": _elu,
     "elu_slope": _elu_slope,
+    "silu": lambda rng: (nn_extra.silu, [_spread(rng, (3, 4), 3.0)]),
+    "silu_slope": lambda rng: (REGISTRY["silu_slope"], [_spread(rng, (3, 4), 3.0)]),
 }
 
 #: The tanh form of GELU, checked as well (same primitive, other branch).

@@ -21,7 +21,7 @@ def _as_float_dtype(dtype, where):
         resolved = None if dtype is None else np.dtype(dtype)
     except TypeError:
         resolved = None
-    if resolved not in ALLOWED:
+    if resolved is None or resolved not in ALLOWED:
         raise TypeError(
             f"{where}: expected a floating dtype, float32 or float64 (np.float32, "
             f"'float64', ...), got {dtype!r}"

@@ -16,7 +16,6 @@ from nablanet.nn.activation import (
     SELU,
     LeakyReLU,
     LogSoftmax,
-    Mish,
     ReLU,
     Sigmoid,
     SiLU,
@@ -39,6 +38,6 @@ __all__ = [
 ]
 # issue 17: PyTorch's everyday face
 __all__ += [
-    "ELU", "Flatten", "GELU", "Identity", "LayerNorm", "Mish", "ModuleDict", "ModuleList",
+    "ELU", "Flatten", "GELU", "Identity", "LayerNorm", "ModuleDict", "ModuleList",
     "ParameterDict", "ParameterList", "SELU", "SiLU", "Unflatten", "UnregisteredModuleWarning",
 ]

@@ -259,21 +259,3 @@ class SiLU(Module):
     def forward(self, x):
         """Apply the activation."""
         return nn_extra.silu(x)
-
-
-class Mish(Module):
-    """``x tanh(softplus(x))``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nablanet import nn
-    >>> nn.Mish()(np.array([0.0]))
-    array([0.])
-    """
-
-    replayable = True
-
-    def forward(self, x):
-        """Apply the activation."""
-        return nn_extra.mish(x)

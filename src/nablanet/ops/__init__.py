@@ -72,9 +72,9 @@ __all__ += [
 ]
 
 # issue 17: the nn layers' new primitives and compositions
-from nablanet.ops.nn_extra import elu, gelu, layer_norm, mish, selu, silu  # noqa: E402
+from nablanet.ops.nn_extra import elu, gelu, layer_norm, selu, silu  # noqa: E402
 
-__all__ += ["elu", "gelu", "layer_norm", "mish", "selu", "silu"]
+__all__ += ["elu", "gelu", "layer_norm", "selu", "silu"]
 
 from nablanet.ops import docstrings as _docstrings  # noqa: E402
 

@@ -17,8 +17,8 @@ import numpy as np
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import shape_of
 from nablanet.ops import activations as act
-from nablanet.ops.activations import _positive, sigmoid, softplus
-from nablanet.ops.arithmetic import clip, exp, sqrt, tanh
+from nablanet.ops.activations import _positive, sigmoid
+from nablanet.ops.arithmetic import clip, exp, sqrt
 from nablanet.ops.dense import linear as linear_2d
 from nablanet.ops.reductions import mean
 from nablanet.ops.shape import reshape
@@ -131,14 +131,14 @@ def gelu(x, approximate="none"):
 
 # -- ELU and SELU ---------------------------------------------------------------------------
 def _elu_impl(x, alpha=1.0):
-    x = np.asarray(x)
+    x = _floating(x)
     negative = alpha * np.expm1(np.minimum(x, 0))  # never exp of a large positive x
     return np.where(x > 0, x, negative).astype(np.result_type(x, np.float32), copy=False)
 
 
 def _elu_slope_impl(x, alpha=1.0):
-    x = np.asarray(x)
-    dtype = np.result_type(x, np.float32)
+    x = _floating(x)
+    dtype = x.dtype
     return np.where(x > 0, 1, alpha * np.exp(np.minimum(x, 0))).astype(dtype, copy=False)
 
 
@@ -189,30 +189,52 @@ def selu(x):
     return _SELU_SCALE * _elu(x, alpha=_SELU_ALPHA)
 
 
+# -- SiLU -----------------------------------------------------------------------------------
+def _floating(x):
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def _silu_impl(x):
+    x = _floating(x)
+    with np.errstate(invalid="ignore"):  # -inf * 0, fixed below
+        out = x * act._sigmoid_impl(x)
+    return _zero_at_minus_inf(out, x)
+
+
+def _silu_slope_impl(x):
+    xc = np.clip(_floating(x), -_TANH_CLIP, _TANH_CLIP)  # s is exactly 0 or 1 beyond
+    s = act._sigmoid_impl(xc)
+    # d/dx x s(x) = s + x s (1 - s)
+    return s * (1 + xc * (1 - s))
+
+
+def _silu_curvature(x):
+    xc = clip(x, -_TANH_CLIP, _TANH_CLIP)
+    s = sigmoid(xc)
+    # d/dx s (1 + x (1 - s)) = s(1-s)(1 + x(1-s)) + s((1-s) - x s(1-s)) = s(1-s)(2 + x(1-2s))
+    return s * (1 - s) * (2 + xc * (1 - 2 * s))
+
+
+_silu_slope = Primitive("silu_slope", _silu_slope_impl)
+_silu_slope.defvjp(lambda g, ans, x: g * _silu_curvature(x))
+
+_silu = Primitive("silu", _silu_impl)
+# d silu(x)/dx = silu_slope(x) = s (1 + x (1 - s)), s = sigmoid(x)
+_silu.defvjp(lambda g, ans, x: g * _silu_slope(x))
+
+
 def silu(x):
-    """Sigmoid linear unit (swish) ``x sigmoid(x)``.
+    """Sigmoid linear unit (swish) ``x sigmoid(x)``; ``silu(-inf) = 0``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from nablanet.ops.nn_extra import silu
-    >>> silu(np.array([0.0, 1e4, -1e4]))
-    array([    0., 10000.,    -0.])
+    >>> silu(np.array([-np.inf, 0.0, 1e4]))
+    array([    0.,     0., 10000.])
     """
-    return x * sigmoid(x)
-
-
-def mish(x):
-    """``x tanh(softplus(x))`` (Misra 2019).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nablanet.ops.nn_extra import mish
-    >>> mish(np.array([0.0, 1e4]))
-    array([    0., 10000.])
-    """
-    return x * tanh(softplus(x))
+    return _silu(x)
 
 
 # -- layer normalisation ------------------------------------------------------------------
@@ -311,4 +333,4 @@ def linear(x, weight, bias=None):
     return reshape(linear_2d(rows, weight, bias), (*x_shape[:-1], w_shape[0]))
 
 
-__all__ = ["elu", "gelu", "layer_norm", "linear", "mish", "selu", "silu"]
+__all__ = ["elu", "gelu", "layer_norm", "linear", "selu", "silu"]

@@ -1,0 +1,143 @@
+"""The issue-17 layers against PyTorch 2.13 in float64 (to 1e-10): the same weights
+(loaded into torch from our ``state_dict``, so the key names must agree), outputs, input
+and parameter gradients, defaults and reprs."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+from nablanet import nn
+
+torch = pytest.importorskip("torch")
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+def _pair(ours, theirs, rng):
+    """``theirs`` in float64, with our parameters (random ones for norms' 1s and 0s)."""
+    theirs = theirs.double()
+    for p in ours.parameters():
+        p.data[...] = rng.standard_normal(p.shape)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    return ours, theirs
+
+
+def _check_forward_backward(ours, theirs, x, rng):
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = theirs(xt)
+    up = rng.standard_normal(tuple(out_t.shape))
+    out_t.backward(torch.tensor(up))
+    from nablanet import tensor
+
+    xn = tensor(x, requires_grad=True)
+    out_n = ours(xn)
+    out_n.backward(up)
+    np.testing.assert_allclose(out_n.numpy(), out_t.detach().numpy(), **TOL)
+    np.testing.assert_allclose(xn.grad.numpy(), xt.grad.numpy(), **TOL)
+    grads_t = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), grads_t[name].grad.numpy(), **TOL)
+
+
+LAYERS = {
+    "linear-3d": (lambda: nn.Linear(4, 3), lambda: torch.nn.Linear(4, 3), (2, 5, 4)),
+    "linear-1d": (lambda: nn.Linear(4, 3), lambda: torch.nn.Linear(4, 3), (4,)),
+    "linear-no-bias": (lambda: nn.Linear(4, 3, bias=False),
+                       lambda: torch.nn.Linear(4, 3, bias=False), (3, 2, 4)),
+    "layer-norm": (lambda: nn.LayerNorm(5), lambda: torch.nn.LayerNorm(5), (3, 5)),
+    "layer-norm-2d": (lambda: nn.LayerNorm((3, 4), eps=1e-3),
+                      lambda: torch.nn.LayerNorm((3, 4), eps=1e-3), (2, 3, 4)),
+    "layer-norm-no-bias": (lambda: nn.LayerNorm(4, bias=False),
+                           lambda: torch.nn.LayerNorm(4, bias=False), (3, 4)),
+    "layer-norm-no-affine": (lambda: nn.LayerNorm(4, elementwise_affine=False),
+                             lambda: torch.nn.LayerNorm(4, elementwise_affine=False), (2, 3, 4)),
+    "gelu": (nn.GELU, torch.nn.GELU, (4, 6)),
+    "gelu-tanh": (lambda: nn.GELU("tanh"), lambda: torch.nn.GELU("tanh"), (4, 6)),
+    "elu": (nn.ELU, torch.nn.ELU, (4, 6)),
+    "elu-alpha": (lambda: nn.ELU(alpha=0.4), lambda: torch.nn.ELU(alpha=0.4), (4, 6)),
+    "selu": (nn.SELU, torch.nn.SELU, (4, 6)),
+    "silu": (nn.SiLU, torch.nn.SiLU, (4, 6)),
+    "sigmoid": (nn.Sigmoid, torch.nn.Sigmoid, (4, 6)),
+    "tanh": (nn.Tanh, torch.nn.Tanh, (4, 6)),
+    "softmax": (lambda: nn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1), (3, 4, 2)),
+    "log-softmax": (lambda: nn.LogSoftmax(dim=-1), lambda: torch.nn.LogSoftmax(dim=-1), (3, 4)),
+    "flatten": (nn.Flatten, torch.nn.Flatten, (2, 3, 4)),
+    "flatten-range": (lambda: nn.Flatten(0, 1), lambda: torch.nn.Flatten(0, 1), (2, 3, 4)),
+    "unflatten": (lambda: nn.Unflatten(1, (2, -1)), lambda: torch.nn.Unflatten(1, (2, -1)),
+                  (3, 6)),
+    "identity": (nn.Identity, torch.nn.Identity, (2, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_matches_torch(name, rng):
+    make_ours, make_theirs, shape = LAYERS[name]
+    torch.manual_seed(0)
+    ours, theirs = _pair(make_ours(), make_theirs(), rng)
+    x = 2 * rng.standard_normal(shape)
+    if name == "identity":
+        x = x + 0.0
+    _check_forward_backward(ours, theirs, x, rng)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_defaults_and_repr_match_torch(name):
+    make_ours, make_theirs, _ = LAYERS[name]
+    assert repr(make_ours()) == repr(make_theirs())
+
+
+def test_default_constructor_reprs_match_torch():
+    for ours, theirs in [(nn.Softmax(), torch.nn.Softmax()), (nn.LayerNorm(3),
+                         torch.nn.LayerNorm(3)), (nn.GELU(), torch.nn.GELU()),
+                         (nn.ELU(), torch.nn.ELU()), (nn.Flatten(), torch.nn.Flatten())]:
+        assert repr(ours) == repr(theirs)
+
+
+def test_layer_norm_initial_values_match_torch():
+    ours, theirs = nn.LayerNorm((2, 3)), torch.nn.LayerNorm((2, 3))
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[key], value.numpy())
+
+
+def test_containers_state_dict_keys_match_torch():
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(2, 2), nn.LayerNorm(2)])
+            self.heads = nn.ModuleDict({"mu": nn.Linear(2, 1)})
+            self.extra = nn.ParameterList([np.zeros(2)])
+            self.named = nn.ParameterDict({"s": np.zeros(1)})
+            self.seq = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.GELU())]))
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.LayerNorm(2)])
+            self.heads = torch.nn.ModuleDict({"mu": torch.nn.Linear(2, 1)})
+            self.extra = torch.nn.ParameterList([torch.zeros(2)])
+            self.named = torch.nn.ParameterDict({"s": torch.zeros(1)})
+            self.seq = torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(2, 2)),
+                                                        ("act", torch.nn.GELU())]))
+
+    ours, theirs = Ours(), Theirs()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+
+
+def test_plain_list_loses_parameters_in_torch_and_warns_here():
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [torch.nn.Linear(2, 2)]
+
+    assert list(Theirs().parameters()) == []  # PyTorch: silently none
+
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Linear(2, 2)]
+
+    with pytest.warns(nn.UnregisteredModuleWarning):
+        Ours()
