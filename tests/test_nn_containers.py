@@ -125,10 +125,34 @@ def test_sequential_list_methods_and_named_construction():
                                                               enumerate(ms)},
                                     lambda ms: [list(ms)]],
                          ids=["list", "tuple", "dict", "nested"])
-def test_plain_container_of_modules_warns_at_assignment(holder):
+def test_plain_container_of_modules_warns_at_traversal(holder):
+    net = Stack(holder([_linear(seed=1), _linear(seed=2)]))
     with pytest.warns(nn.UnregisteredModuleWarning, match=r"Stack\.layers.*nn\.Module"):
-        net = Stack(holder([_linear(seed=1), _linear(seed=2)]))
-    assert len(list(net.parameters())) == 4  # only the ModuleDict's: the loss is named
+        params = list(net.parameters())
+    assert len(params) == 4  # only the ModuleDict's: the loss is named
+
+
+@pytest.mark.parametrize("traverse", [
+    lambda m: m.state_dict(), lambda m: m.train(), lambda m: m.eval(), lambda m: m.float(),
+    lambda m: list(m.modules()), lambda m: list(m.named_buffers()),
+], ids=["state_dict", "train", "eval", "to", "modules", "buffers"])
+def test_every_traversal_warns(traverse):
+    net = Stack([_linear(seed=1)])
+    with pytest.warns(nn.UnregisteredModuleWarning):
+        traverse(net)
+
+
+def test_modules_listed_before_they_are_registered_do_not_warn():
+    class Ordered(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers = [_linear(seed=1), _linear(seed=2)]
+            self.order = layers
+            self.first, self.second = layers
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(Ordered().parameters())) == 4
 
 
 def test_list_filled_after_assignment_warns_at_traversal():
@@ -153,7 +177,7 @@ def test_plain_parameters_warn_and_name_parameter_list():
             self.ws = [nn.Parameter(np.ones(2))]
 
     with pytest.warns(nn.UnregisteredModuleWarning, match="ParameterList"):
-        Loose()
+        Loose().state_dict()
 
 
 def test_references_to_registered_modules_do_not_warn():

@@ -6,8 +6,9 @@ left out of ``parameters()``, ``state_dict()``, ``train()/eval()`` and ``.to()``
 an optimiser never trains it.  nablanet registers the same way, and says so: when a
 plain container attribute holds a Module or Parameter that no registered path reaches,
 a :class:`UnregisteredModuleWarning` names the attribute and the container to use.
-The check runs at assignment and again at each traversal (``parameters()``,
-``modules()``, ``state_dict()``, ...), so a list filled after it was assigned is caught.
+The check runs at each traversal (``parameters()``, ``modules()``, ``state_dict()``,
+``train()``, ...), not at assignment: a list filled after it was assigned is caught,
+and a list of modules that are registered as attributes later is not a false alarm.
 """
 
 from __future__ import annotations
@@ -79,12 +80,12 @@ def warn_unregistered(owner, name, value, known_modules, known_parameters):
         f"{len(lost)} {kind}(s) ({what}) that are not registered: parameters(), "
         f"state_dict(), train()/eval(), .to() and optimizers will not see them. "
         f"Hold them in {fix} instead (as in PyTorch, which drops them silently)",
-        UnregisteredModuleWarning, stacklevel=_user_stacklevel(),
+        UnregisteredModuleWarning, stacklevel=user_stacklevel(),
     )
 
 
-def _user_stacklevel():
-    # the first frame outside nablanet.nn: the user's line that assigned or traversed
+def user_stacklevel():
+    """The ``stacklevel`` of the first caller outside ``nablanet.nn`` (for warnings)."""
     here = os.path.dirname(__file__)
     frame, level = sys._getframe(1), 1
     while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 from nablanet.autodiff.tensor import shape_of
+from nablanet.nn._unregistered import user_stacklevel
 from nablanet.nn.module import Module
 from nablanet.ops import activations as act
 from nablanet.ops import nn_extra
@@ -18,7 +19,7 @@ def implicit_softmax_dim(name, x):
     warnings.warn(
         f"Implicit dimension choice for {name} has been deprecated (in PyTorch too). "
         "Change the call to include dim=X as an argument.",
-        stacklevel=4,
+        stacklevel=user_stacklevel(),
     )
     return 0 if ndim in (0, 1, 3) else 1
 
@@ -222,7 +223,7 @@ class ELU(Module):
         return nn_extra.elu(x, self.alpha)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class SELU(Module):

@@ -134,8 +134,6 @@ class Module:
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
-            if isinstance(value, list | tuple | dict | set):
-                self._tree()  # warns if it holds modules or parameters nothing registers
             return
         self.__dict__.pop(name, None)
 
@@ -237,10 +235,6 @@ class Module:
         out = self._named_tree(prefix)
         check_tree([m for _, m in out])
         return iter(out)
-
-    def _tree(self):
-        """Every module of the tree, after the unregistered-container check."""
-        return [m for _, m in self.named_modules()]
 
     def _named_tree(self, prefix):
         seen, stack, out = set(), [(prefix, self)], []
