@@ -231,6 +231,12 @@ def test_set_default_dtype_applies_to_layers_built_afterwards(default_float32):
     assert layers[0](x).dtype == np.float32
 
 
+def test_parameter_from_python_floats_follows_the_default(default_float32):
+    assert nn.Parameter([1.0, 2.0]).dtype == np.float32
+    assert nn.Parameter(np.array([1.0])).dtype == np.float64  # arrays keep their dtype
+    assert nn.Parameter([1, 2], requires_grad=False).dtype.kind == "i"
+
+
 @pytest.mark.parametrize("bad", [np.int64, np.float16, "complex128", None])
 def test_set_default_dtype_refuses_non_float(bad):
     with pytest.raises(TypeError, match="float32 or float64"):

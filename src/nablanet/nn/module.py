@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from nablanet.autodiff.dtypes import resolve_dtype
+from nablanet.autodiff.dtypes import get_default_dtype, resolve_dtype
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn._unregistered import check_tree
 
@@ -63,6 +63,8 @@ class Parameter(Tensor):
     Parameters
     ----------
     data : array_like
+        Copied.  NumPy arrays keep their dtype; Python floats (lists, scalars) take
+        :func:`nablanet.get_default_dtype`, as ``torch.tensor`` does.
     requires_grad : bool, default True
 
     Examples
@@ -74,7 +76,12 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(np.array(data.data if isinstance(data, Tensor) else data), requires_grad)
+        if isinstance(data, Tensor):
+            data = data.data
+        array = np.array(data)
+        if not isinstance(data, np.ndarray | np.generic) and array.dtype.kind == "f":
+            array = array.astype(get_default_dtype(), copy=False)  # Python floats, as PyTorch
+        super().__init__(array, requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
