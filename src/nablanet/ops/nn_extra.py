@@ -16,7 +16,6 @@ import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import shape_of
-from nablanet.ops import activations as act
 from nablanet.ops.activations import _positive, sigmoid
 from nablanet.ops.arithmetic import clip, exp, sqrt
 from nablanet.ops.dense import linear as linear_2d
@@ -30,6 +29,13 @@ _TANH_A = 0.044715
 #: tanh form's sigmoid is exactly 0 or 1 at 1e3): clipping there avoids inf * 0.
 _EXACT_CLIP, _TANH_CLIP = 40.0, 1e3
 _APPROXIMATIONS = ("none", "tanh")
+
+
+def _sig(x):
+    """Logistic ``1 / (1 + e^-x)`` in three passes: e^-x overflows to inf for x < -709 and
+    the result is then 0, as it should be; accurate in both tails (no ``1 - s`` formed)."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def _ndtr(x):
@@ -56,7 +62,7 @@ def _gelu_impl(x, approximate="none"):
         else:
             v = 2 * _TANH_C * (x + _TANH_A * x * x * x)
             # 0.5 x (1 + tanh(v / 2)) = x sigmoid(v), without the cancellation of 1 + tanh
-            out = x * act._sigmoid_impl(v)
+            out = x * _sig(v)
     out = np.asarray(out, dtype=np.result_type(x, np.float32) if x.dtype.kind == "f" else
                      np.float64)
     return _zero_at_minus_inf(out, x)
@@ -75,11 +81,12 @@ def _gelu_slope_impl(x, approximate="none"):
     if approximate == "none":
         xc = np.clip(x, -_EXACT_CLIP, _EXACT_CLIP)
         # d/dx x Phi(x) = Phi(x) + x phi(x)
-        return (_ndtr(x) + xc * np.exp(-0.5 * xc * xc) * _INV_SQRT_2PI).astype(x.dtype)
+        return (_ndtr(x) + xc * np.exp(-0.5 * xc * xc) * _INV_SQRT_2PI).astype(
+            x.dtype, copy=False)
     xc = np.clip(x, -_TANH_CLIP, _TANH_CLIP)
-    s, dv, _ = _tanh_form_parts(xc, act._sigmoid_impl)
+    s, dv, _ = _tanh_form_parts(xc, _sig)
     # d/dx x s(v) = s + x s (1 - s) v'
-    return (s + xc * s * (1 - s) * dv).astype(x.dtype)
+    return (s + xc * s * (1 - s) * dv).astype(x.dtype, copy=False)
 
 
 def _gelu_curvature(x, approximate):
@@ -132,14 +139,23 @@ def gelu(x, approximate="none"):
 # -- ELU and SELU ---------------------------------------------------------------------------
 def _elu_impl(x, alpha=1.0):
     x = _floating(x)
-    negative = alpha * np.expm1(np.minimum(x, 0))  # never exp of a large positive x
-    return np.where(x > 0, x, negative).astype(np.result_type(x, np.float32), copy=False)
+    # max(x, 0) + alpha expm1(min(x, 0)): one term is exactly 0 on each side, and no
+    # np.where (slow on random signs: branch mispredictions), no exp of a large x
+    out = np.expm1(np.minimum(x, 0))
+    out *= alpha
+    out += np.maximum(x, 0)
+    return out
 
 
 def _elu_slope_impl(x, alpha=1.0):
     x = _floating(x)
-    dtype = x.dtype
-    return np.where(x > 0, 1, alpha * np.exp(np.minimum(x, 0))).astype(dtype, copy=False)
+    positive = np.greater(x, 0).astype(x.dtype)
+    # [x > 0] + [x <= 0] alpha e^min(x, 0), without np.where
+    out = np.exp(np.minimum(x, 0))
+    out *= alpha
+    out *= 1 - positive
+    out += positive
+    return out
 
 
 _elu_slope = Primitive("elu_slope", _elu_slope_impl)
@@ -198,13 +214,13 @@ def _floating(x):
 def _silu_impl(x):
     x = _floating(x)
     with np.errstate(invalid="ignore"):  # -inf * 0, fixed below
-        out = x * act._sigmoid_impl(x)
+        out = x * _sig(x)
     return _zero_at_minus_inf(out, x)
 
 
 def _silu_slope_impl(x):
     xc = np.clip(_floating(x), -_TANH_CLIP, _TANH_CLIP)  # s is exactly 0 or 1 beyond
-    s = act._sigmoid_impl(xc)
+    s = _sig(xc)
     # d/dx x s(x) = s + x s (1 - s)
     return s * (1 + xc * (1 - s))
 
