@@ -34,7 +34,19 @@ def _elu_slope(rng):
     return (lambda x: REGISTRY["elu_slope"](x, alpha=1.3)), [_spread(rng, (3, 4))]
 
 
+def _layer_norm(rng):
+    x = rng.standard_normal((3, 2, 4))
+    w, b = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+    return (lambda x, w, b: nn_extra.layer_norm(x, (2, 4), w, b, eps=1e-3) ** 2), [x, w, b]
+
+
+def _layer_norm_statistics(rng):
+    stats = REGISTRY["layer_norm_statistics"]
+    return (lambda x: stats(x, (-1,), 1e-5)[1]), [rng.standard_normal((3, 4))]
+
+
 NN_EXTRA_SPECS = {
+    "layer_norm": _layer_norm,
     "gelu": _gelu("none"),
     "gelu_slope": _gelu_slope,
     "elu": _elu,
@@ -46,4 +58,5 @@ NN_EXTRA_SPECS = {
 #: The tanh form of GELU, checked as well (same primitive, other branch).
 EXTRA_CASES = {"gelu_tanh": _gelu("tanh")}
 
-NON_DIFFERENTIABLE = {}
+#: Non-differentiable primitives (a layer's statistics), with an input for each.
+NON_DIFFERENTIABLE = {"layer_norm_statistics": _layer_norm_statistics}

@@ -234,3 +234,28 @@ def test_functional_softmax_takes_dim_and_warns_without_it(rng):
         theirs = torch.nn.functional.softmax(torch.tensor(x))
     np.testing.assert_allclose(implicit, theirs.numpy(), **TOL)
     assert F.softmax(x.astype(np.float32), dim=-1, dtype=np.float64).dtype == np.float64
+
+
+def test_layer_norm_statistics_step_is_the_plain_numpy_one(rng):
+    from nablanet.autodiff import REGISTRY
+
+    x = rng.standard_normal((3, 2, 4)) * 5 + 2
+    inv_std, xhat = REGISTRY["layer_norm_statistics"](x, (-2, -1), 1e-5)
+    var = x.var(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(inv_std, 1 / np.sqrt(var + 1e-5), rtol=1e-13)
+    np.testing.assert_allclose(xhat, (x - x.mean(axis=(1, 2), keepdims=True)) * inv_std,
+                               rtol=1e-12, atol=1e-13)
+    assert not REGISTRY["layer_norm_statistics"].differentiable
+
+
+def test_layer_norm_integer_float32_and_batched_cotangents(rng):
+    out = nn_extra.layer_norm(np.array([[1, 2, 3]]), 3)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, nn_extra.layer_norm(np.array([[1.0, 2.0, 3.0]]), 3))
+    x32 = rng.standard_normal((2, 3)).astype(np.float32)
+    assert nn_extra.layer_norm(x32, 3, np.ones(3, np.float32)).dtype == np.float32
+    w = rng.standard_normal(3)
+    jac = nb.jacobian(lambda w: nn_extra.layer_norm(x32.astype(float), 3, w))(w)
+    assert jac.shape == (2, 3, 3)
+    xhat = nn_extra.layer_norm(x32.astype(float), 3)
+    np.testing.assert_allclose(jac, np.einsum("ij,jk->ijk", xhat, np.eye(3)), rtol=1e-12)

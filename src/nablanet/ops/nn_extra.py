@@ -1,4 +1,5 @@
-"""GELU, ELU and their relatives, layer normalisation and ``linear`` on ``(*, in)`` input.
+"""GELU, ELU, SELU and SiLU; layer normalisation and ``linear`` on ``(*, in)`` input (from
+:mod:`nablanet.ops.layer_normalization`).
 
 ``gelu`` and ``elu`` are primitives whose slopes are primitives too, each slope's own
 rule written in nablanet ops, so every order of derivative works.  The others are
@@ -15,12 +16,8 @@ import math
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import shape_of
 from nablanet.ops.activations import _positive, sigmoid
-from nablanet.ops.arithmetic import clip, exp, sqrt
-from nablanet.ops.dense import linear as linear_2d
-from nablanet.ops.reductions import mean
-from nablanet.ops.shape import reshape
+from nablanet.ops.arithmetic import clip, exp
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TANH_C = math.sqrt(2.0 / math.pi)  # GELU's tanh form: tanh(c (x + a x^3))
@@ -253,100 +250,6 @@ def silu(x):
     return _silu(x)
 
 
-# -- layer normalisation ------------------------------------------------------------------
-def _normalized_axes(x, normalized_shape, where):
-    shape = tuple(shape_of(x))
-    wanted = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
-    wanted = tuple(int(n) for n in wanted)
-    if not wanted or shape[len(shape) - len(wanted):] != wanted or len(shape) < len(wanted):
-        raise ValueError(
-            f"{where}: normalized_shape={list(wanted)} expects input of shape "
-            f"(*, {', '.join(map(str, wanted))}), got shape {shape}"
-        )
-    return wanted, tuple(range(-len(wanted), 0))
-
-
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the trailing ``normalized_shape`` axes: ``(x - mean) / sqrt(var + eps)``.
-
-    The variance is the biased one (divided by the count), as PyTorch's; then
-    ``* weight + bias`` when given (each of shape ``normalized_shape``).  A composition
-    of primitives: its derivatives of every order are the chain rule through them.
-
-    Parameters
-    ----------
-    x : Tensor or array_like, shape (*, *normalized_shape)
-    normalized_shape : int or tuple of int
-    weight, bias : Tensor or array_like, optional
-    eps : float, default 1e-5
-
-    Returns
-    -------
-    Tensor or ndarray, the shape of ``x``
-
-    Raises
-    ------
-    ValueError
-        When the trailing shape of ``x`` or the shape of ``weight``/``bias`` differs.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nablanet.ops.nn_extra import layer_norm
-    >>> layer_norm(np.array([[1.0, 3.0]]), 2, eps=0.0)
-    array([[-1.,  1.]])
-    """
-    wanted, axes = _normalized_axes(x, normalized_shape, "layer_norm")
-    for name, value in (("weight", weight), ("bias", bias)):
-        if value is not None and tuple(shape_of(value)) != wanted:
-            raise ValueError(
-                f"layer_norm: {name} must have shape {wanted}, got {tuple(shape_of(value))}"
-            )
-    centered = x - mean(x, axis=axes, keepdims=True)
-    variance = mean(centered * centered, axis=axes, keepdims=True)
-    out = centered / sqrt(variance + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
-
-
-# -- linear on any leading shape -----------------------------------------------------------
-def linear(x, weight, bias=None):
-    """``x W^T + b`` for ``x`` of shape ``(*, in)`` (PyTorch's ``F.linear``).
-
-    Leading axes are flattened into rows for the fused 2-D primitive and restored
-    after: ``(in,) -> (out,)``, ``(N, in) -> (N, out)``, ``(A, B, in) -> (A, B, out)``.
-
-    Parameters
-    ----------
-    x : Tensor or array_like, shape (*, in)
-    weight : Tensor or array_like, shape (out, in)
-    bias : Tensor or array_like, shape (out,), optional
-
-    Returns
-    -------
-    Tensor or ndarray, shape (*, out)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nablanet.ops.nn_extra import linear
-    >>> linear(np.ones((2, 3, 4)), np.ones((5, 4))).shape
-    (2, 3, 5)
-    """
-    x_shape, w_shape = tuple(shape_of(x)), tuple(shape_of(weight))
-    if len(x_shape) == 2:
-        return linear_2d(x, weight, bias)
-    if len(w_shape) != 2:
-        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {w_shape}")
-    if not x_shape or x_shape[-1] != w_shape[1]:
-        raise ValueError(
-            f"linear: expected input of shape (*, {w_shape[1]}), got shape {x_shape}"
-        )
-    rows = reshape(x, (-1, w_shape[1]))
-    return reshape(linear_2d(rows, weight, bias), (*x_shape[:-1], w_shape[0]))
-
+from nablanet.ops.layer_normalization import layer_norm, linear  # noqa: E402 - one import surface
 
 __all__ = ["elu", "gelu", "layer_norm", "linear", "selu", "silu"]
