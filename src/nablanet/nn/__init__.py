@@ -8,7 +8,7 @@ Examples
 >>> loss = nn.CrossEntropyLoss()(net(np.ones((2, 4))), np.array([0, 2]))
 """
 
-from nablanet.nn import functional
+from nablanet.nn import functional, init
 from nablanet.nn._unregistered import UnregisteredModuleWarning
 from nablanet.nn.activation import (
     ELU,
@@ -40,4 +40,5 @@ __all__ = [
 __all__ += [
     "ELU", "Flatten", "GELU", "Identity", "LayerNorm", "ModuleDict", "ModuleList",
     "ParameterDict", "ParameterList", "SELU", "SiLU", "Unflatten", "UnregisteredModuleWarning",
+    "init",
 ]
