@@ -81,3 +81,22 @@ def test_float32_network_after_float_replays():
     twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(class_batches(5, dtype=np.float32))
     assert twins.step.replayed_steps == 3
     assert twins.losses[-1].dtype == np.float32
+
+
+def test_log_softmax_with_nll_loss_and_l1_loss_replay():
+    build = sandwich(10, 8, nn.Tanh, lambda: nn.LogSoftmax(dim=1))
+    twins = Twins(build, nn.NLLLoss, sgd()).run(class_batches(6))
+    assert twins.step.replayed_steps == 4
+    rng = np.random.default_rng(11)
+    batches = [(rng.standard_normal((ROWS, N_IN)), rng.standard_normal((ROWS, N_OUT)))
+               for _ in range(6)]
+    twins = Twins(sandwich(12, 8, nn.ELU), nn.L1Loss, sgd(lr=0.01)).run(batches)
+    assert twins.step.replayed_steps == 4
+
+
+def test_weighted_nll_loss_runs_eagerly_with_a_reason():
+    weight = np.linspace(0.5, 1.5, N_OUT)
+    build = sandwich(13, 8, nn.Tanh, lambda: nn.LogSoftmax(dim=1))
+    twins = Twins(build, lambda: nn.NLLLoss(weight=weight), sgd()).run(class_batches(4))
+    assert (twins.step.eager_steps, twins.step.replayed_steps) == (4, 0)
+    assert "NLLLoss" in twins.step.reason

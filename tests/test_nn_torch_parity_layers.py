@@ -141,3 +141,48 @@ def test_plain_list_loses_parameters_in_torch_and_warns_here():
 
     with pytest.warns(nn.UnregisteredModuleWarning):
         assert list(Ours().parameters()) == []
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss_matches_torch(reduction, weighted, rng):
+    logp = np.log(rng.dirichlet(np.ones(4), 6))
+    target = np.array([0, 3, -100, 1, 3, 2])
+    weight = rng.uniform(0.5, 2.0, 4) if weighted else None
+    xt = torch.tensor(logp, requires_grad=True)
+    want = torch.nn.NLLLoss(weight=None if weight is None else torch.tensor(weight),
+                            reduction=reduction)(xt, torch.tensor(target))
+    up = rng.standard_normal(tuple(want.shape))
+    want.backward(torch.tensor(up))
+    from nablanet import tensor
+
+    xn = tensor(logp, requires_grad=True)
+    got = nn.NLLLoss(weight=weight, reduction=reduction)(xn, target)
+    got.backward(up)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), **TOL)
+    np.testing.assert_allclose(xn.grad.numpy(), xt.grad.numpy(), **TOL)
+    ours, theirs = nn.NLLLoss(), torch.nn.NLLLoss()  # PyTorch's defaults
+    assert (ours.ignore_index, ours.reduction) == (theirs.ignore_index, theirs.reduction)
+
+
+def test_nll_loss_refuses_bad_labels_and_float_targets(rng):
+    logp = np.log(np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\]"):
+        nn.NLLLoss()(logp, np.array([0, 3]))
+    with pytest.raises(TypeError, match="integers"):
+        nn.NLLLoss()(logp, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_l1_loss_matches_torch(reduction, rng):
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    want = torch.nn.L1Loss(reduction=reduction)(xt, torch.tensor(y))
+    want.sum().backward()
+    from nablanet import tensor
+
+    xn = tensor(x, requires_grad=True)
+    got = nn.L1Loss(reduction=reduction)(xn, y)
+    got.sum().backward()
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), **TOL)
+    np.testing.assert_allclose(xn.grad.numpy(), xt.grad.numpy(), **TOL)

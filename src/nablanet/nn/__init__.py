@@ -26,7 +26,14 @@ from nablanet.nn.container import ModuleDict, ModuleList, ParameterDict, Paramet
 from nablanet.nn.dropout import Dropout, GaussianDropout
 from nablanet.nn.flatten import Flatten, Unflatten
 from nablanet.nn.linear import Identity, Linear
-from nablanet.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from nablanet.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from nablanet.nn.mlp import MLP
 from nablanet.nn.module import Module, Parameter
 from nablanet.nn.normalization import BatchNorm1d, LayerNorm
@@ -38,7 +45,8 @@ __all__ = [
 ]
 # issue 17: PyTorch's everyday face
 __all__ += [
-    "ELU", "Flatten", "GELU", "Identity", "LayerNorm", "ModuleDict", "ModuleList",
+    "ELU", "Flatten", "GELU", "Identity", "L1Loss", "LayerNorm", "ModuleDict", "ModuleList",
+    "NLLLoss",
     "ParameterDict", "ParameterList", "SELU", "SiLU", "Unflatten", "UnregisteredModuleWarning",
     "init",
 ]
