@@ -45,7 +45,15 @@ def _layer_norm_statistics(rng):
     return (lambda x: stats(x, (-1,), 1e-5)[1]), [rng.standard_normal((3, 4))]
 
 
+def _embedding(rng):
+    indices = np.array([[0, 2, 2], [3, 0, 1]])
+    # no padding_idx: its row is frozen by design, so not the derivative (see the torch twin)
+    return (lambda w: nn_extra.embedding(indices, w) ** 2), [
+        rng.standard_normal((4, 3))]
+
+
 NN_EXTRA_SPECS = {
+    "embedding": _embedding,
     "layer_norm": _layer_norm,
     "gelu": _gelu("none"),
     "gelu_slope": _gelu_slope,
@@ -59,4 +67,9 @@ NN_EXTRA_SPECS = {
 EXTRA_CASES = {"gelu_tanh": _gelu("tanh")}
 
 #: Non-differentiable primitives (a layer's statistics), with an input for each.
-NON_DIFFERENTIABLE = {"layer_norm_statistics": _layer_norm_statistics}
+NON_DIFFERENTIABLE = {
+    "layer_norm_statistics": _layer_norm_statistics,
+    "embedding_keep_mask": lambda rng: (
+        lambda x: REGISTRY["embedding_keep_mask"](np.array([0, 1, 2]), 1) * x,
+        [rng.standard_normal((3, 1))]),
+}

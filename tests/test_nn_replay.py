@@ -100,3 +100,16 @@ def test_weighted_nll_loss_runs_eagerly_with_a_reason():
     twins = Twins(build, lambda: nn.NLLLoss(weight=weight), sgd()).run(class_batches(4))
     assert (twins.step.eager_steps, twins.step.replayed_steps) == (4, 0)
     assert "NLLLoss" in twins.step.reason
+
+
+def test_embedding_runs_eagerly_with_a_reason():
+    def build():
+        rng = np.random.default_rng(14)
+        return nn.Sequential(nn.Embedding(7, 4, padding_idx=0, generator=rng), nn.Flatten(),
+                             nn.Linear(12, N_OUT, generator=rng))
+
+    rng = np.random.default_rng(15)
+    batches = [(rng.integers(0, 7, (ROWS, 3)), rng.integers(0, N_OUT, ROWS)) for _ in range(4)]
+    twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(batches)
+    assert (twins.step.eager_steps, twins.step.replayed_steps) == (4, 0)
+    assert "Embedding" in twins.step.reason

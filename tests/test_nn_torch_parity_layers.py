@@ -186,3 +186,32 @@ def test_l1_loss_matches_torch(reduction, rng):
     got.sum().backward()
     np.testing.assert_allclose(got.numpy(), want.detach().numpy(), **TOL)
     np.testing.assert_allclose(xn.grad.numpy(), xt.grad.numpy(), **TOL)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+def test_embedding_matches_torch(padding_idx, rng):
+    ours = nn.Embedding(5, 3, padding_idx=padding_idx, generator=rng)
+    theirs = torch.nn.Embedding(5, 3, padding_idx=padding_idx).double()
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    if padding_idx is not None:
+        np.testing.assert_array_equal(ours.weight.numpy()[padding_idx], 0.0)
+    ours.weight.data[...] = rng.standard_normal((5, 3))
+    theirs.load_state_dict({"weight": torch.tensor(ours.weight.numpy())})
+    idx = np.array([[0, 2, 4, 2], [4, 4, 1, 3]])
+    up = rng.standard_normal((2, 4, 3))
+    out_t = theirs(torch.tensor(idx))
+    out_t.backward(torch.tensor(up))
+    out_n = ours(idx)
+    out_n.backward(up)
+    np.testing.assert_array_equal(out_n.numpy(), out_t.detach().numpy())
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), **TOL)
+
+
+def test_embedding_refuses_bad_indices():
+    table = nn.Embedding(4, 2)
+    with pytest.raises(IndexError, match=r"\[0, 3\], got \[-1\]"):
+        table(np.array([0, -1]))  # NumPy would wrap it silently
+    with pytest.raises(IndexError, match="got \\[4\\]"):
+        table(np.array([4]))
+    with pytest.raises(TypeError, match="integers"):
+        table(np.array([0.0]))

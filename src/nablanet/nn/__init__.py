@@ -24,6 +24,7 @@ from nablanet.nn.activation import (
 )
 from nablanet.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from nablanet.nn.dropout import Dropout, GaussianDropout
+from nablanet.nn.embedding import Embedding
 from nablanet.nn.flatten import Flatten, Unflatten
 from nablanet.nn.linear import Identity, Linear
 from nablanet.nn.loss import (
@@ -45,8 +46,7 @@ __all__ = [
 ]
 # issue 17: PyTorch's everyday face
 __all__ += [
-    "ELU", "Flatten", "GELU", "Identity", "L1Loss", "LayerNorm", "ModuleDict", "ModuleList",
-    "NLLLoss",
-    "ParameterDict", "ParameterList", "SELU", "SiLU", "Unflatten", "UnregisteredModuleWarning",
-    "init",
+    "ELU", "Embedding", "Flatten", "GELU", "Identity", "L1Loss", "LayerNorm", "ModuleDict",
+    "ModuleList", "NLLLoss", "ParameterDict", "ParameterList", "SELU", "SiLU", "Unflatten",
+    "UnregisteredModuleWarning", "init",
 ]

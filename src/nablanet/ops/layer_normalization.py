@@ -1,5 +1,5 @@
-"""Layer normalisation as a fused primitive with its derived backward, and ``linear`` on
-``(*, in)`` input.
+"""Layer normalisation as a fused primitive with its derived backward, ``linear`` on
+``(*, in)`` input, and ``embedding``.
 
 Over the trailing axes A (``normalized_shape``, n values per sample)::
 
@@ -167,4 +167,73 @@ def linear(x, weight, bias=None):
     return reshape(linear_2d(rows, weight, bias), (*x_shape[:-1], w_shape[0]))
 
 
-__all__ = ["layer_norm", "linear"]
+
+
+# -- embedding ---------------------------------------------------------------------------------
+def _keep_impl(indices, padding_idx):
+    return (np.asarray(indices) != padding_idx)[..., None]
+
+
+# which looked-up rows train: a primitive, so a replayed backward recomputes it
+_keep_mask = Primitive("embedding_keep_mask", _keep_impl, differentiable=False)
+
+
+def _embedding_impl(weight, indices, padding_idx=None):
+    return np.take(weight, indices, axis=0)
+
+
+def _embedding_rule(g, ans, needs, weight, indices, padding_idx=None):
+    from nablanet.ops.shape import index_add
+
+    depth = len(shape_of(g)) - len(shape_of(ans))
+    if padding_idx is not None:
+        g = g * _keep_mask(indices, padding_idx)  # the padding row gets no gradient
+    # out[..., j, :] = W[indices[...], :]  =>  dL/dW[v] = sum of g where indices == v
+    return index_add(g, (raw(indices),), tuple(shape_of(weight)), depth), None
+
+
+_embedding = Primitive("embedding", _embedding_impl)
+_embedding.defvjp_joint(_embedding_rule)
+
+
+def embedding(indices, weight, padding_idx=None):
+    """Rows of ``weight`` at integer ``indices`` (PyTorch's ``F.embedding``).
+
+    Parameters
+    ----------
+    indices : array_like of int, any shape
+        Each in ``[0, num_embeddings)``.
+    weight : Tensor or array_like, shape (num_embeddings, embedding_dim)
+    padding_idx : int, optional
+        That row receives no gradient.
+
+    Returns
+    -------
+    Tensor or ndarray, shape ``indices.shape + (embedding_dim,)``
+
+    Raises
+    ------
+    TypeError
+        Non-integer indices.
+    IndexError
+        An index outside ``[0, num_embeddings)`` (NumPy would wrap negative ones).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.nn_extra import embedding
+    >>> embedding(np.array([[2, 0]]), np.arange(6.0).reshape(3, 2))
+    array([[[4., 5.],
+            [0., 1.]]])
+    """
+    idx = np.asarray(raw(indices))
+    n_rows = tuple(shape_of(weight))[0]
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n_rows):
+        bad = idx[(idx < 0) | (idx >= n_rows)][:5].tolist()
+        raise IndexError(f"embedding: indices must lie in [0, {n_rows - 1}], got {bad}")
+    return _embedding(weight, idx, padding_idx=padding_idx)
+
+
+__all__ = ["embedding", "layer_norm", "linear"]

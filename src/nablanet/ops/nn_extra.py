@@ -250,6 +250,10 @@ def silu(x):
     return _silu(x)
 
 
-from nablanet.ops.layer_normalization import layer_norm, linear  # noqa: E402 - one import surface
+from nablanet.ops.layer_normalization import (  # noqa: E402 - one import surface
+    embedding,
+    layer_norm,
+    linear,
+)
 
-__all__ = ["elu", "gelu", "layer_norm", "linear", "selu", "silu"]
+__all__ = ["elu", "embedding", "gelu", "layer_norm", "linear", "selu", "silu"]
