@@ -8,7 +8,7 @@ Examples
 >>> loss = nn.CrossEntropyLoss()(net(np.ones((2, 4))), np.array([0, 2]))
 """
 
-from nablanet.nn import functional, init
+from nablanet.nn import functional, init, utils
 from nablanet.nn._unregistered import UnregisteredModuleWarning
 from nablanet.nn.activation import (
     ELU,
@@ -48,5 +48,5 @@ __all__ = [
 __all__ += [
     "ELU", "Embedding", "Flatten", "GELU", "Identity", "L1Loss", "LayerNorm", "ModuleDict",
     "ModuleList", "NLLLoss", "ParameterDict", "ParameterList", "SELU", "SiLU", "Unflatten",
-    "UnregisteredModuleWarning", "init",
+    "UnregisteredModuleWarning", "init", "utils",
 ]
