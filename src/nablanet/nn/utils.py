@@ -59,8 +59,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         warnings.warn(message + "; they are scaled by it anyway (as PyTorch)", RuntimeWarning,
                       stacklevel=2)
     coef = min(max_norm / (total + 1e-6), 1.0)
-    for p, g in zip(params, grads, strict=True):
-        p.grad = Tensor(g * g.dtype.type(coef))
+    with np.errstate(invalid="ignore"):  # inf * 0 when the norm was inf: warned above
+        for p, g in zip(params, grads, strict=True):
+            p.grad = Tensor(g * g.dtype.type(coef))
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
 
 
