@@ -104,6 +104,8 @@ def test_zero_dimensional_and_empty(name, shape):
     assert np.shape(y) == shape
     g = nb.grad(lambda t: nb.sum(ACTIVATIONS[name](t)))(x)
     assert np.shape(g) == shape
+    limits = [float(np.asarray(ACTIVATIONS[name](np.array(v)))) for v in (-np.inf, np.inf)]
+    assert np.isfinite(limits[0]) and limits[1] == np.inf
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

@@ -45,6 +45,7 @@ def _zero_at_minus_inf(out, x):
     # x Phi(x) -> 0 as x -> -inf, where the product would be -inf * 0 = nan
     minus_inf = np.isneginf(x)
     if minus_inf.any():
+        out = np.asarray(out)  # a 0-d result may be a NumPy scalar
         out[minus_inf] = 0
     return out
 
