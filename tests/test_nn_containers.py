@@ -6,6 +6,8 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nablanet as nb
 from nablanet import nn, optim
@@ -322,3 +324,45 @@ def test_add_module_delattr_and_train_mode_checks():
         net.add_module("fc", np.ones(2))
     with pytest.raises(ValueError, match="must be a bool"):
         net.train("no")
+
+
+# -- list semantics, property-based -----------------------------------------------------------
+_OPS = st.lists(st.tuples(st.sampled_from(["append", "insert", "pop", "del", "set", "extend"]),
+                          st.integers(-6, 6)), max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=_OPS)
+def test_module_list_follows_python_list_semantics(ops):
+    pool = [nn.ReLU() for _ in range(30)]
+    fresh = iter(pool)
+    ours, model = nn.ModuleList(), []
+    for op, i in ops:
+        if op == "append":
+            m = next(fresh)
+            ours.append(m)
+            model.append(m)
+        elif op == "extend":
+            ms = [next(fresh), next(fresh)]
+            ours.extend(ms)
+            model.extend(ms)
+        elif op == "insert":
+            m = next(fresh)
+            ours.insert(i, m)
+            model.insert(i, m)
+        elif not model or not -len(model) <= i < len(model):
+            with pytest.raises(IndexError):
+                ours[i]
+            continue
+        elif op == "pop":
+            assert ours.pop(i) is model.pop(i)
+        elif op == "del":
+            del ours[i]
+            del model[i]
+        else:
+            m = next(fresh)
+            ours[i] = m
+            model[i] = m
+        assert [id(m) for m in ours] == [id(m) for m in model]
+        assert [n for n, _ in ours.named_children()] == [str(k) for k in range(len(model))]
+        assert len(ours) == len(model) and list(ours[1:]) == model[1:]
