@@ -215,3 +215,25 @@ def test_embedding_refuses_bad_indices():
         table(np.array([4]))
     with pytest.raises(TypeError, match="integers"):
         table(np.array([0.0]))
+
+
+def test_non_persistent_buffers_are_not_saved_as_in_torch():
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+            self.register_buffer("scale", np.ones(2))
+            self.register_buffer("cache", np.zeros(2), persistent=False)
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+            self.register_buffer("scale", torch.ones(2))
+            self.register_buffer("cache", torch.zeros(2), persistent=False)
+
+    ours = Ours()
+    assert list(ours.state_dict()) == list(Theirs().state_dict())
+    assert [n for n, _ in ours.named_buffers()] == ["scale", "cache"]
+    ours.load_state_dict(ours.state_dict())  # strict: the transient buffer is not expected
+    assert ours.float().cache.dtype == np.float32  # but it still moves with .to()

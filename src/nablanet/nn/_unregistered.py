@@ -19,7 +19,7 @@ import warnings
 
 #: Attributes of Module itself that hold modules and parameters by design.
 _INTERNAL = frozenset({"_parameters", "_buffers", "_modules", "_buffer_names",
-                       "_warned_unregistered"})
+                       "_non_persistent", "_warned_unregistered"})
 _PLAIN = (list, tuple, dict, set, frozenset)
 _DEPTH = 4
 

@@ -163,11 +163,14 @@ class Module:
         # a setting or the structure changed: a replayed step records anew
         self.__dict__["_config_version"] = self._config_version + 1
 
-    def register_buffer(self, name, value):
-        """Register state that is saved in :meth:`state_dict` but not trained (or None)."""
+    def register_buffer(self, name, value, persistent=True):
+        """Register state that is not trained (or None); saved in :meth:`state_dict` unless
+        ``persistent=False`` (PyTorch's: then it moves with ``.to()`` but is not saved)."""
         self._changed()
         names = self.__dict__.setdefault("_buffer_names", set())
         names.add(name)
+        transient = self.__dict__.setdefault("_non_persistent", set())
+        (transient.discard if persistent else transient.add)(name)
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(np.asarray(value))
         self.__dict__.pop(name, None)
@@ -416,14 +419,9 @@ class Module:
         -------
         OrderedDict of str -> ndarray
         """
-        state = OrderedDict()
-        for prefix, module in self.named_modules():
-            for table in (module._parameters, module._buffers):
-                for name, value in table.items():
-                    if value is not None:
-                        key = f"{prefix}.{name}" if prefix else name
-                        state[key] = np.array(value.data, copy=True)
-        return state
+        return OrderedDict(
+            (key, np.array(value.data, copy=True)) for key, value in self._state_entries().items()
+        )
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from ``state_dict`` into the parameters and buffers, in place.
@@ -463,11 +461,14 @@ class Module:
                 target.data = value.astype(target.data.dtype, copy=True)
 
     def _state_entries(self):
+        # parameters, then persistent buffers, of each module in traversal order
         entries = OrderedDict()
         for prefix, module in self.named_modules():
+            transient = module.__dict__.get("_non_persistent", ())
             for table in (module._parameters, module._buffers):
                 for name, value in table.items():
-                    if value is not None:
+                    if value is not None and not (table is module._buffers
+                                                  and name in transient):
                         entries[f"{prefix}.{name}" if prefix else name] = value
         return entries
 
