@@ -71,6 +71,9 @@ def test_module_list_behaves_as_a_list():
         layers[3]
     with pytest.raises(TypeError, match="takes Modules"):
         layers.append(np.ones(2))
+    with pytest.raises(TypeError, match="takes Modules"):
+        layers.insert(0, "not a module")
+    assert len(layers) == 3  # a refused insert changes nothing
     with pytest.raises(NotImplementedError):
         layers(np.ones(2))
 

@@ -42,10 +42,12 @@ class _Indexed(Module):
     replayable = True
 
     def _renumber(self, modules):
+        # every module checked before any is replaced: a refused one changes nothing
+        checked = [_checked_module(type(self).__name__, m, f"at {i}") for i, m in
+                   enumerate(modules)]
         self._changed()
         self._modules.clear()
-        for i, module in enumerate(modules):
-            self._modules[str(i)] = _checked_module(type(self).__name__, module, f"at {i}")
+        self._modules.update((str(i), m) for i, m in enumerate(checked))
 
     def __getitem__(self, index):
         items = list(self._modules.values())
