@@ -237,3 +237,17 @@ def test_non_persistent_buffers_are_not_saved_as_in_torch():
     assert [n for n, _ in ours.named_buffers()] == ["scale", "cache"]
     ours.load_state_dict(ours.state_dict())  # strict: the transient buffer is not expected
     assert ours.float().cache.dtype == np.float32  # but it still moves with .to()
+
+
+def test_linear_module_input_hessian_on_leading_axes_matches_torch(rng):
+    ours = nn.Linear(4, 3, generator=rng)
+    theirs = torch.nn.Linear(4, 3).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x = rng.standard_normal((2, 3, 4))
+    import nablanet as nb
+
+    want = torch.autograd.functional.hessian(lambda t: (torch.tanh(theirs(t)) ** 2).sum(),
+                                             torch.tensor(x))
+    got = nb.hessian(lambda t: nb.sum(nb.tanh(ours(t)) ** 2))(x)
+    assert got.shape == (2, 3, 4, 2, 3, 4)
+    np.testing.assert_allclose(got, want.numpy(), **TOL)
