@@ -1,5 +1,8 @@
 """Gradient-check specs for the primitives of ``nablanet.ops.nn_extra`` (issue 17).
 
+``NON_DIFFERENTIABLE[name](rng) -> (fun, [x])``: ``fun(x)`` has the shape of ``x`` and records
+nothing (the registry walk checks that its gradient and Jacobian are zero).
+
 ``NN_EXTRA_SPECS[name](rng) -> (fun, args)``: ``check_grads(fun, args, order=2)`` must
 pass in float64.  Keys are the names under which the primitives are registered.
 Inputs stay away from ELU's kink at 0 (its second derivative jumps there).
@@ -7,7 +10,9 @@ Inputs stay away from ELU's kink at 0 (its second derivative jumps there).
 
 import numpy as np
 
+import nablanet as nb
 from nablanet.autodiff import REGISTRY
+from nablanet.autodiff.tensor import raw
 from nablanet.ops import nn_extra
 
 
@@ -41,8 +46,17 @@ def _layer_norm(rng):
 
 
 def _layer_norm_statistics(rng):
+    # xhat of the plain values (the primitive returns a pair, so it takes arrays, as
+    # layer_norm passes them); its values are checked in test_nn_extra_ops.py
     stats = REGISTRY["layer_norm_statistics"]
-    return (lambda x: stats(x, (-1,), 1e-5)[1]), [rng.standard_normal((3, 4))]
+    return (lambda x: nb.Tensor(stats(np.asarray(raw(x)), (-1,), 1e-5)[1])), [
+        rng.standard_normal((3, 4))]
+
+
+def _embedding_keep_mask(rng):
+    # 1 where an index is not the padding one (0 here); x plays the indices
+    keep = REGISTRY["embedding_keep_mask"]
+    return (lambda x: keep(x, 0.0)[..., 0]), [np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0]])]
 
 
 def _embedding(rng):
@@ -69,7 +83,5 @@ EXTRA_CASES = {"gelu_tanh": _gelu("tanh")}
 #: Non-differentiable primitives (a layer's statistics), with an input for each.
 NON_DIFFERENTIABLE = {
     "layer_norm_statistics": _layer_norm_statistics,
-    "embedding_keep_mask": lambda rng: (
-        lambda x: REGISTRY["embedding_keep_mask"](np.array([0, 1, 2]), 1) * x,
-        [rng.standard_normal((3, 1))]),
+    "embedding_keep_mask": _embedding_keep_mask,
 }

@@ -12,7 +12,7 @@ import nablanet as nb
 from nablanet.checks import check_grads
 from nablanet.nn import functional as F
 from nablanet.ops import nn_extra
-from specs_nn_extra import EXTRA_CASES, NN_EXTRA_SPECS
+from specs_nn_extra import EXTRA_CASES, NN_EXTRA_SPECS, NON_DIFFERENTIABLE
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 EDGES = np.array([-np.inf, -1e4, -50.0, -10.0, -1.0, 0.0, 1.0, 10.0, 50.0, 1e4, np.inf])
@@ -261,3 +261,12 @@ def test_layer_norm_integer_float32_and_batched_cotangents(rng):
     assert jac.shape == (2, 3, 3)
     xhat = nn_extra.layer_norm(x32.astype(float), 3)
     np.testing.assert_allclose(jac, np.einsum("ij,jk->ijk", xhat, np.eye(3)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(NON_DIFFERENTIABLE))
+def test_non_differentiable_steps_record_nothing(name):
+    # what the registry walk asks of every NON_DIFFERENTIABLE entry
+    fun, args = NON_DIFFERENTIABLE[name](np.random.default_rng(0))
+    assert not fun(nb.tensor(args[0], requires_grad=True)).requires_grad
+    np.testing.assert_array_equal(nb.grad(lambda x: nb.sum(fun(x) * x))(args[0]), fun(args[0]))
+    np.testing.assert_array_equal(nb.jacobian(fun)(args[0]), np.zeros(args[0].shape * 2))
