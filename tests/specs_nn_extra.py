@@ -66,8 +66,19 @@ def _embedding(rng):
         rng.standard_normal((4, 3))]
 
 
+def _huber(rng):
+    from nablanet.ops.losses_extra import huber_loss
+
+    x, y = rng.standard_normal((3, 4)) * 2, rng.standard_normal((3, 4))
+    # away from the kinks |x - y| = delta, where the second derivative jumps
+    d = x - y
+    x = np.where(np.abs(np.abs(d) - 0.8) < 0.1, y + np.sign(d) * 1.2, x)
+    return (lambda x, y: huber_loss(x, y, "none", delta=0.8) ** 2), [x, y]
+
+
 NN_EXTRA_SPECS = {
     "embedding": _embedding,
+    "huber": _huber,
     "layer_norm": _layer_norm,
     "gelu": _gelu("none"),
     "gelu_slope": _gelu_slope,

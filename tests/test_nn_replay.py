@@ -113,3 +113,13 @@ def test_embedding_runs_eagerly_with_a_reason():
     twins = Twins(build, nn.CrossEntropyLoss, sgd()).run(batches)
     assert (twins.step.eager_steps, twins.step.replayed_steps) == (4, 0)
     assert "Embedding" in twins.step.reason
+
+
+@pytest.mark.parametrize("loss", [lambda: nn.HuberLoss(delta=0.5), nn.SmoothL1Loss],
+                         ids=["huber", "smooth-l1"])
+def test_huber_losses_replay(loss):
+    rng = np.random.default_rng(16)
+    batches = [(rng.standard_normal((ROWS, N_IN)), rng.standard_normal((ROWS, N_OUT)))
+               for _ in range(6)]
+    twins = Twins(sandwich(17, 8, nn.GELU), loss, sgd(lr=0.01)).run(batches)
+    assert twins.step.replayed_steps == 4

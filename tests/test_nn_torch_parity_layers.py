@@ -251,3 +251,29 @@ def test_linear_module_input_hessian_on_leading_axes_matches_torch(rng):
     got = nb.hessian(lambda t: nb.sum(nb.tanh(ours(t)) ** 2))(x)
     assert got.shape == (2, 3, 4, 2, 3, 4)
     np.testing.assert_allclose(got, want.numpy(), **TOL)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("make_ours, make_theirs", [
+    (lambda r: nn.HuberLoss(r), lambda r: torch.nn.HuberLoss(r)),
+    (lambda r: nn.HuberLoss(r, delta=0.3), lambda r: torch.nn.HuberLoss(r, delta=0.3)),
+    (lambda r: nn.SmoothL1Loss(reduction=r), lambda r: torch.nn.SmoothL1Loss(reduction=r)),
+    (lambda r: nn.SmoothL1Loss(reduction=r, beta=0.4),
+     lambda r: torch.nn.SmoothL1Loss(reduction=r, beta=0.4)),
+    (lambda r: nn.SmoothL1Loss(reduction=r, beta=0.0),
+     lambda r: torch.nn.SmoothL1Loss(reduction=r, beta=0.0)),
+], ids=["huber", "huber-delta", "smooth-l1", "smooth-l1-beta", "smooth-l1-zero"])
+def test_huber_and_smooth_l1_match_torch_to_second_order(reduction, make_ours, make_theirs, rng):
+    import nablanet as nb
+
+    x, y = 2 * rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    loss_t = make_theirs(reduction)(xt, torch.tensor(y)).sum()
+    (gt,) = torch.autograd.grad(loss_t, xt, create_graph=True)
+    (ht,) = torch.autograd.grad((gt ** 2).sum(), xt)
+    ours = make_ours(reduction)
+    grad = nb.grad(lambda t: nb.sum(ours(t, y)))
+    np.testing.assert_allclose(float(nb.sum(ours(x, y))), loss_t.item(), **TOL)
+    np.testing.assert_allclose(grad(x), gt.detach().numpy(), **TOL)
+    np.testing.assert_allclose(nb.grad(lambda t: nb.sum(grad(t) ** 2))(x), ht.numpy(force=True),
+                               **TOL)

@@ -31,9 +31,11 @@ from nablanet.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
 )
 from nablanet.nn.mlp import MLP
 from nablanet.nn.module import Module, Parameter
@@ -46,7 +48,7 @@ __all__ = [
 ]
 # issue 17: PyTorch's everyday face
 __all__ += [
-    "ELU", "Embedding", "Flatten", "GELU", "Identity", "L1Loss", "LayerNorm", "ModuleDict",
-    "ModuleList", "NLLLoss", "ParameterDict", "ParameterList", "SELU", "SiLU", "Unflatten",
-    "UnregisteredModuleWarning", "init", "utils",
+    "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "L1Loss", "LayerNorm",
+    "ModuleDict", "ModuleList", "NLLLoss", "ParameterDict", "ParameterList", "SELU", "SiLU",
+    "SmoothL1Loss", "Unflatten", "UnregisteredModuleWarning", "init", "utils",
 ]

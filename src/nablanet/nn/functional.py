@@ -14,7 +14,7 @@ from nablanet.ops.losses import (
     cross_entropy,
     mse_loss,
 )
-from nablanet.ops.losses_extra import l1_loss, nll_loss
+from nablanet.ops.losses_extra import huber_loss, l1_loss, nll_loss, smooth_l1_loss
 from nablanet.ops.nn_extra import elu, embedding, gelu, linear, selu, silu
 from nablanet.ops.nn_extra import layer_norm as _layer_norm
 from nablanet.ops.normalization import batch_norm
@@ -94,7 +94,8 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 __all__ = [
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "dropout", "dropout_mask", "elu", "embedding", "flatten", "gaussian_dropout", "gelu", "l1_loss",
-    "layer_norm", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mse_loss", "nll_loss",
-    "relu", "selu", "sigmoid", "silu", "softmax", "softplus", "tanh",
+    "dropout", "dropout_mask", "elu", "embedding", "flatten", "gaussian_dropout", "gelu",
+    "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_sigmoid", "log_softmax",
+    "mse_loss", "nll_loss", "relu", "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax",
+    "softplus", "tanh",
 ]

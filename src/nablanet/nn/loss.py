@@ -192,3 +192,57 @@ class L1Loss(_Loss):
     def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
         """Loss of ``input`` against ``target`` (same shape)."""
         return losses_extra.l1_loss(input, target, self.reduction)
+
+
+class HuberLoss(_Loss):
+    """Huber loss, quadratic within ``delta`` of the target and linear beyond (PyTorch's).
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    delta : float, default 1.0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> float(nn.HuberLoss()(np.array([0.5, 3.0]), np.zeros(2)))
+    1.3125
+    """
+
+    replayable = True
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = float(delta)
+
+    def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
+        """Loss of ``input`` against ``target`` (same shape)."""
+        return losses_extra.huber_loss(input, target, self.reduction, self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1: ``HuberLoss(delta=beta) / beta`` (PyTorch's; ``beta=0`` is ``L1Loss``).
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    beta : float, default 1.0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> float(nn.SmoothL1Loss(beta=2.0)(np.array([1.0]), np.zeros(1)))
+    0.25
+    """
+
+    replayable = True
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = float(beta)
+
+    def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
+        """Loss of ``input`` against ``target`` (same shape)."""
+        return losses_extra.smooth_l1_loss(input, target, self.reduction, self.beta)

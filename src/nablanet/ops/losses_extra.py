@@ -1,4 +1,4 @@
-"""``nll_loss`` and ``l1_loss`` (PyTorch's), compositions of primitives.
+"""``nll_loss``, ``l1_loss``, ``huber_loss`` and ``smooth_l1_loss`` (PyTorch's).
 
 ``nll_loss`` takes log-probabilities (``log_softmax`` output) and class indices; the
 targets are built by the same label-checking step as ``cross_entropy``'s, a primitive, so
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import raw, shape_of
 from nablanet.ops.arithmetic import abs as absolute
+from nablanet.ops.arithmetic import clip
 from nablanet.ops.losses import _check_reduction, _check_same_shape, _index_targets, _reduce
 from nablanet.ops.reductions import sum as reduce_sum
 
@@ -84,4 +86,64 @@ def l1_loss(input, target, reduction="mean"):  # noqa: A002 - PyTorch's argument
     return _reduce(absolute(input - target), reduction)
 
 
-__all__ = ["l1_loss", "nll_loss"]
+def _huber_impl(x, y, delta=1.0):
+    # with a = min(|d|, delta): a (|d| - a / 2) is d^2 / 2 inside, delta (|d| - delta / 2)
+    # outside, without np.where
+    size = np.abs(np.subtract(x, y))
+    if size.dtype.kind != "f":
+        size = size.astype(np.float64)
+    inside = np.minimum(size, delta)
+    size -= 0.5 * inside
+    size *= inside
+    return size
+
+
+def _huber_rule(g, ans, needs, x, y, delta=1.0):
+    # d huber(d) / dd = clip(d, -delta, delta); d = x - y
+    slope = g * clip(x - y, -delta, delta)
+    return (slope if needs[0] else None), (-slope if needs[1] else None)
+
+
+_huber = Primitive("huber", _huber_impl)
+_huber.defvjp_joint(_huber_rule)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002 - PyTorch's name
+    """Huber loss: ``d^2 / 2`` for ``|d| <= delta``, ``delta (|d| - delta / 2)`` beyond.
+
+    ``d = input - target``; its derivative is ``clip(d, -delta, delta)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.losses_extra import huber_loss
+    >>> huber_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
+    array([0.125, 2.5  ])
+    """
+    _check_reduction(reduction)
+    _check_same_shape("huber_loss", input, target, "target")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return _reduce(_huber(input, target, delta=float(delta)), reduction)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002 - PyTorch's name
+    """Smooth L1: ``huber(d, beta) / beta`` (``beta = 0``: L1), PyTorch's ``F.smooth_l1_loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet.ops.losses_extra import smooth_l1_loss
+    >>> smooth_l1_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none")
+    array([0.125, 2.5  ])
+    """
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    _check_reduction(reduction)
+    _check_same_shape("smooth_l1_loss", input, target, "target")
+    return _reduce(_huber(input, target, delta=float(beta)) * (1.0 / beta), reduction)
+
+
+__all__ = ["huber_loss", "l1_loss", "nll_loss", "smooth_l1_loss"]
