@@ -29,13 +29,14 @@ P_DROP, SLOPE = 0.2, 0.1
 def check_softmax(rng):
     heading("softmax and cross-entropy (K = 10)")
     z = rng.standard_normal(10)
-    p = np.asarray(F.softmax(z))
+    p = np.asarray(F.softmax(z, dim=-1))
+    jac = nb.jacobian(lambda v: F.softmax(v, dim=-1))(z)
     compare("Jacobian yhat_k (delta_ik - yhat_i) vs engine, rel. error", 0.0,
-            relative_error(nb.jacobian(F.softmax)(z), np.diag(p) - np.outer(p, p)))
+            relative_error(jac, np.diag(p) - np.outer(p, p)))
     y = np.eye(10)[3]
     engine = nb.grad(lambda zs: F.cross_entropy(zs[None, :], np.array([3]), reduction="sum"))(z)
     compare("dL/dz2 = yhat - y (class 3) vs engine, rel. error", 0.0, relative_error(engine, p - y))
-    as_written = nb.grad(lambda zs: nb.sum(y * F.log_softmax(zs)))(z)
+    as_written = nb.grad(lambda zs: nb.sum(y * F.log_softmax(zs, dim=-1)))(z)
     compare("notes' L = sum y log yhat (minus dropped): grad = y - yhat", 0.0,
             relative_error(as_written, y - p))
     print("  -> the loss is L = -sum y log yhat; with the minus, dL/dz2 = yhat - y (C3)")
@@ -58,7 +59,7 @@ def network_gradients(x, labels, rng):
             return F.cross_entropy(ahat @ W2 + b2, labels, reduction="sum")
 
         M_used = M / (1 - P_DROP) if inverted else M
-        yhat = np.asarray(F.softmax(np.where(z1 > 0, z1, SLOPE * z1) * M_used @ W2 + b2))
+        yhat = np.asarray(F.softmax(np.where(z1 > 0, z1, SLOPE * z1) * M_used @ W2 + b2, dim=-1))
         formula = x.T @ (((yhat - Y) @ W2.T) * M_used * lrelu_prime)
         pairs["inverted" if inverted else "bare"] = (formula, nb.grad(loss)(W1))
     return pairs

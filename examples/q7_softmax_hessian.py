@@ -29,7 +29,7 @@ def one_sample(rng):
     def loss(logits):
         return F.cross_entropy(logits[None, :], y[None, :], reduction="sum")
 
-    p = np.asarray(F.softmax(z))
+    p = np.asarray(F.softmax(z, dim=-1))
     H = nb.hessian(loss)(z)
     compare("grad = yhat - y vs engine, rel. error", 0.0, relative_error(nb.grad(loss)(z), p - y))
     compare("H = diag(yhat) - yhat yhat^T vs engine, rel. error", 0.0,

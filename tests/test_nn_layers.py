@@ -77,7 +77,7 @@ def test_activation_modules(rng):
     np.testing.assert_allclose(nn.Sigmoid()(x), 1 / (1 + np.exp(-x)))
     np.testing.assert_allclose(nn.Tanh()(x), np.tanh(x))
     np.testing.assert_allclose(nn.Softmax(dim=0)(x).sum(0), np.ones(4))
-    np.testing.assert_allclose(np.exp(nn.LogSoftmax()(x)).sum(1), np.ones(3))
+    np.testing.assert_allclose(np.exp(nn.LogSoftmax(dim=1)(x)).sum(1), np.ones(3))
 
 
 def test_loss_modules(rng):

@@ -19,6 +19,7 @@ from nablanet.autodiff import (
     value_and_grad,
     vjp,
 )
+from nablanet.autodiff.dtypes import get_default_dtype, set_default_dtype
 from nablanet.ops import (
     abs,
     add,
@@ -93,3 +94,4 @@ __all__ = [
     "swapaxes", "take", "take_along_axis", "tanh", "tensor", "transpose", "value_and_grad",
     "vdot", "vjp", "where",
 ]
+__all__ += ["get_default_dtype", "set_default_dtype"]

@@ -324,15 +324,15 @@ def _c3_softmax(rows):
     cross_entropy = library_function("cross_entropy")
     log_softmax = library_function("log_softmax")
     z = np.random.default_rng(4).standard_normal(10)
-    p = value_of(softmax(z))
+    p = value_of(softmax(z, -1))  # the last axis, as dim or axis (F's or ops' softmax)
     closed = np.diag(p) - np.outer(p, p)  # J[k, i] = p_k (delta_ik - p_i)
     rows.append(at_most("C3", "softmax Jacobian yhat_k (delta_ik - yhat_i) vs engine",
-                        relative_error(jacobian(softmax)(z), closed), EXACT))
+                        relative_error(jacobian(lambda v: softmax(v, -1))(z), closed), EXACT))
     y = np.eye(10)[3]
     engine = grad(lambda logits: cross_entropy(logits[None, :], np.array([3]), reduction="sum"))(z)
     rows.append(at_most("C3", "dL/dz = yhat - y (one-hot, class 3) vs engine cross_entropy",
                         relative_error(engine, p - y), EXACT))
-    as_written = grad(lambda logits: nb_sum(y * log_softmax(logits)))(z)
+    as_written = grad(lambda logits: nb_sum(y * log_softmax(logits, -1)))(z)
     rows.append(at_most(
         "C3", "notes' L = sum y log yhat (minus dropped) has gradient y - yhat",
         relative_error(as_written, y - p), EXACT,
@@ -371,7 +371,7 @@ def _c3_network(rows):
             return cross_entropy(matmul(ahat, W2) + b2, labels, reduction="sum")
 
         M_eff = M / (1 - p_drop) if inverted else M
-        yhat = value_of(softmax(np.where(z1 > 0, z1, 0.1 * z1) * M_eff @ W2 + b2))
+        yhat = value_of(softmax(np.where(z1 > 0, z1, 0.1 * z1) * M_eff @ W2 + b2, -1))
         formula = x.T @ (((yhat - Y) @ W2.T) * M_eff * slope)
         name = "inverted dropout M/(1-p)" if inverted else "bare 0/1 mask (notes)"
         rows.append(at_most(

@@ -272,7 +272,7 @@ def _c7_at(rows, z, y, label):
     def loss(logits):
         return cross_entropy(logits, y, reduction="sum")
 
-    p = value_of(softmax(z))
+    p = value_of(softmax(z, -1))
     gradient, H = grad(loss)(z), hessian(loss)(z)
     finite = bool(np.all(np.isfinite(gradient)) and np.all(np.isfinite(H)))
     rows.append(holds("C7", f"{label}: gradient and Hessian finite", finite,
@@ -296,7 +296,7 @@ def claim_c7(quick=False):
     y = rng.dirichlet(np.ones(6))
     H = _c7_at(rows, z, y, "z ~ N(0,1)")
     v = rng.standard_normal(6)
-    p = value_of(library_function("softmax")(z))
+    p = value_of(library_function("softmax")(z, -1))
     rows.append(at_most("C7", "x^T H x = sum p x^2 - (p.x)^2 (variance under p) vs engine H",
                         relative_error(v @ H @ v, p @ v**2 - (p @ v) ** 2), EXACT))
     rows.append(holds("C7", "null space of H is exactly span(1)", null_space(H).shape[1] == 1,

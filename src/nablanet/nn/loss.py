@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nablanet.nn.module import Module
-from nablanet.ops import losses
+from nablanet.ops import losses, losses_extra
 
 
 class _Loss(Module):
@@ -134,3 +134,115 @@ class MSELoss(_Loss):
     def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
         """Loss of ``input`` against ``target``."""
         return losses.mse_loss(input, target, self.reduction)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities against class indices (PyTorch's).
+
+    Pair it with ``LogSoftmax(dim=1)``; ``CrossEntropyLoss`` is the two fused.
+
+    Parameters
+    ----------
+    weight : array_like, optional
+        One weight per class.
+    ignore_index : int, default -100
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> float(nn.NLLLoss()(np.log(np.array([[0.5, 0.5]])), np.array([0])))  # log 2
+    0.6931471805599453
+    """
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self.weight = weight
+        self.ignore_index = ignore_index
+
+    @property
+    def replayable(self):
+        """Class weights are gathered by label outside primitives."""
+        return self.weight is None
+
+    def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
+        """Loss of log-probabilities ``input`` (N, C) against ``target`` (N,)."""
+        return losses_extra.nll_loss(input, target, self.weight, self.ignore_index,
+                                     self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error ``|input - target|`` (PyTorch's ``L1Loss``).
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> float(nn.L1Loss()(np.array([1.0, -3.0]), np.zeros(2)))
+    2.0
+    """
+
+    replayable = True
+
+    def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
+        """Loss of ``input`` against ``target`` (same shape)."""
+        return losses_extra.l1_loss(input, target, self.reduction)
+
+
+class HuberLoss(_Loss):
+    """Huber loss, quadratic within ``delta`` of the target and linear beyond (PyTorch's).
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    delta : float, default 1.0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> float(nn.HuberLoss()(np.array([0.5, 3.0]), np.zeros(2)))
+    1.3125
+    """
+
+    replayable = True
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = float(delta)
+
+    def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
+        """Loss of ``input`` against ``target`` (same shape)."""
+        return losses_extra.huber_loss(input, target, self.reduction, self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1: ``HuberLoss(delta=beta) / beta`` (PyTorch's; ``beta=0`` is ``L1Loss``).
+
+    Parameters
+    ----------
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    beta : float, default 1.0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> float(nn.SmoothL1Loss(beta=2.0)(np.array([1.0]), np.zeros(1)))
+    0.25
+    """
+
+    replayable = True
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = float(beta)
+
+    def forward(self, input, target):  # noqa: A002 - PyTorch's argument name
+        """Loss of ``input`` against ``target`` (same shape)."""
+        return losses_extra.smooth_l1_loss(input, target, self.reduction, self.beta)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from nablanet.nn.container import Sequential
 from nablanet.nn.dropout import Dropout
 from nablanet.nn.linear import Linear
-from nablanet.nn.module import Sequential
 from nablanet.nn.normalization import BatchNorm1d
 
 _ACTIVATIONS = {"leaky_relu": None, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
@@ -35,7 +35,8 @@ class MLP(Sequential):
         Drop probability (0 for none).
     generator : numpy.random.Generator, optional
         Source of the initial weights and of the dropout masks.
-    dtype : numpy dtype, default float64
+    dtype : numpy dtype, optional
+        :func:`nablanet.get_default_dtype` (float64 unless set) when omitted.
 
     Examples
     --------
@@ -48,7 +49,7 @@ class MLP(Sequential):
 
     def __init__(
         self, in_features, hidden, out_features, activation="leaky_relu", negative_slope=0.1,
-        batch_norm=False, dropout=0.2, generator=None, dtype=np.float64,
+        batch_norm=False, dropout=0.2, generator=None, dtype=None,
     ):
         if activation not in _ACTIVATIONS:
             raise ValueError(

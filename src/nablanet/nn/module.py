@@ -12,7 +12,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from nablanet.autodiff.dtypes import get_default_dtype, resolve_dtype
 from nablanet.autodiff.tensor import Tensor
+from nablanet.nn._unregistered import check_tree
 
 
 def check_dtype(layer, x, expected):
@@ -61,6 +63,8 @@ class Parameter(Tensor):
     Parameters
     ----------
     data : array_like
+        Copied.  NumPy arrays keep their dtype; Python floats (lists, scalars) take
+        :func:`nablanet.get_default_dtype`, as ``torch.tensor`` does.
     requires_grad : bool, default True
 
     Examples
@@ -72,7 +76,12 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(np.array(data.data if isinstance(data, Tensor) else data), requires_grad)
+        if isinstance(data, Tensor):
+            data = data.data
+        array = np.array(data)
+        if not isinstance(data, np.ndarray | np.generic) and array.dtype.kind == "f":
+            array = array.astype(get_default_dtype(), copy=False)  # Python floats, as PyTorch
+        super().__init__(array, requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -135,6 +144,14 @@ class Module:
             return
         self.__dict__.pop(name, None)
 
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                self._changed()
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
     def __getattr__(self, name):
         for table in ("_parameters", "_buffers", "_modules"):
             entries = self.__dict__.get(table)
@@ -146,11 +163,14 @@ class Module:
         # a setting or the structure changed: a replayed step records anew
         self.__dict__["_config_version"] = self._config_version + 1
 
-    def register_buffer(self, name, value):
-        """Register state that is saved in :meth:`state_dict` but not trained (or None)."""
+    def register_buffer(self, name, value, persistent=True):
+        """Register state that is not trained (or None); saved in :meth:`state_dict` unless
+        ``persistent=False`` (PyTorch's: then it moves with ``.to()`` but is not saved)."""
         self._changed()
         names = self.__dict__.setdefault("_buffer_names", set())
         names.add(name)
+        transient = self.__dict__.setdefault("_non_persistent", set())
+        (transient.discard if persistent else transient.add)(name)
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(np.asarray(value))
         self.__dict__.pop(name, None)
@@ -164,6 +184,49 @@ class Module:
         self.__dict__.pop(name, None)
         self._parameters[name] = value
 
+    def add_module(self, name, module):
+        """Register ``module`` (or None) as the child ``name``, as attribute assignment does.
+
+        Raises
+        ------
+        TypeError
+            ``module`` is not a Module or None, or ``name`` is not a string.
+        KeyError
+            ``name`` is empty, contains a dot, or is an attribute that is not a child.
+        """
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module or None, "
+                            f"got {type(module).__name__}")
+        if not isinstance(name, str):
+            raise TypeError(f"add_module: a module name must be a str, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"add_module: a module name must be non-empty without '.', got {name!r}")
+        if name not in self._modules and (name in self.__dict__ or hasattr(type(self), name)
+                                          or name in self._parameters or name in self._buffers):
+            raise KeyError(f"add_module: attribute {name!r} already exists")
+        self._changed()
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target):
+        """The descendant at the dotted path ``target`` (``''``: this module).
+
+        Raises
+        ------
+        AttributeError
+            A step of the path names no child module.
+        """
+        module = self
+        for part in target.split(".") if target else ():
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(
+                    f"{type(module).__name__} has no submodule {part!r} (in {target!r})"
+                )
+            module = child
+        return module
+
     # -- traversal ---------------------------------------------------------------------------
     def named_children(self):
         """Direct sub-modules as ``(name, module)`` pairs."""
@@ -174,7 +237,16 @@ class Module:
         return (m for _, m in self.named_children())
 
     def named_modules(self, prefix=""):
-        """This module and every descendant, as ``(dotted name, module)``, each once."""
+        """This module and every descendant, as ``(dotted name, module)``, each once.
+
+        Warns (:class:`UnregisteredModuleWarning`) when a plain list, tuple, dict or set
+        attribute holds modules or parameters that no registered path reaches.
+        """
+        out = self._named_tree(prefix)
+        check_tree([m for _, m in out])
+        return iter(out)
+
+    def _named_tree(self, prefix):
         seen, stack, out = set(), [(prefix, self)], []
         while stack:
             name, module = stack.pop()
@@ -184,40 +256,46 @@ class Module:
             out.append((name, module))
             children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items()]
             stack.extend(reversed([c for c in children if c[1] is not None]))
-        return iter(out)
+        return out
 
     def modules(self):
         """This module and every descendant."""
         return (m for _, m in self.named_modules())
 
-    def _named_entries(self, table):
+    def _named_entries(self, table, prefix="", recurse=True):
         seen = set()
-        for prefix, module in self.named_modules():
+        tree = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for prefix, module in tree:
             for name, value in getattr(module, table).items():
                 if value is None or id(value) in seen:
                     continue
                 seen.add(id(value))
                 yield (f"{prefix}.{name}" if prefix else name), value
 
-    def named_parameters(self):
-        """Every parameter as ``(dotted name, Parameter)``, shared ones once."""
-        return self._named_entries("_parameters")
+    def named_parameters(self, prefix="", recurse=True):
+        """Every parameter as ``(dotted name, Parameter)``, shared ones once.
 
-    def parameters(self):
+        ``recurse=False``: this module's own parameters only.
+        """
+        return self._named_entries("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
         """Every parameter (the list an optimiser takes)."""
-        return (p for _, p in self.named_parameters())
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self):
+    def named_buffers(self, prefix="", recurse=True):
         """Every buffer as ``(dotted name, Tensor)``."""
-        return self._named_entries("_buffers")
+        return self._named_entries("_buffers", prefix, recurse)
 
-    def buffers(self):
+    def buffers(self, recurse=True):
         """Every buffer."""
-        return (b for _, b in self.named_buffers())
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     # -- modes and gradients -------------------------------------------------------------------
     def train(self, mode=True):
         """Set training mode on this module and its descendants; returns self."""
+        if not isinstance(mode, bool | np.bool_):
+            raise ValueError(f"train: mode must be a bool, got {mode!r}")
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
@@ -226,18 +304,111 @@ class Module:
         """Evaluation mode (dropout off, batch norm on running statistics); returns self."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget the accumulated gradients of every parameter."""
+    def zero_grad(self, set_to_none=True):
+        """Forget the accumulated gradients of every parameter.
+
+        ``set_to_none=False`` writes zeros into the existing gradients instead.
+        """
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor(np.zeros_like(p.grad.data))
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on every parameter (False freezes them); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every descendant, children before parents; returns self.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nablanet import nn
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+        >>> def zero_bias(m):
+        ...     if isinstance(m, nn.Linear):
+        ...         m.bias.data[...] = 0
+        >>> float(net.apply(zero_bias)[1].bias.data[0])
+        0.0
+        """
+        for child in self.children():
+            if child is not None:
+                child.apply(fn)
+        fn(self)
+        return self
 
     def astype(self, dtype):
-        """Convert floating parameters and buffers to ``dtype`` in place; returns self."""
+        """Convert floating parameters, their gradients and buffers to ``dtype`` in place.
+
+        The Parameter objects stay the same (an optimiser built before keeps them).
+        Returns self.
+        """
         for value in list(self.parameters()) + list(self.buffers()):
             if value.data.dtype.kind == "f":
                 value.data = value.data.astype(dtype)
+            if value.grad is not None and value.grad.data.dtype.kind == "f":
+                value.grad = Tensor(value.grad.data.astype(dtype))
         for module in self.modules():
             module._changed()
+        return self
+
+    def to(self, *args, dtype=None, device=None, non_blocking=False):
+        """PyTorch's ``module.to(dtype)`` / ``to(device)`` / ``to(tensor)``; returns self.
+
+        Parameters
+        ----------
+        *args : dtype, device or Tensor
+            A floating dtype (``np.float32``, ``'float64'``), the device ``'cpu'``
+            (the only one: nablanet computes with NumPy), or a tensor or array whose
+            dtype to take.
+        dtype : numpy dtype, optional
+        device : str, optional
+        non_blocking : bool
+            Accepted for PyTorch's signature; nothing is asynchronous.
+
+        Raises
+        ------
+        TypeError
+            A dtype other than float32 or float64 (integer parameters cannot train).
+        ValueError
+            A device other than the CPU.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nablanet import nn
+        >>> nn.Linear(2, 1).to(np.float32).weight.dtype
+        dtype('float32')
+        """
+        for arg in args:
+            if isinstance(arg, Tensor | np.ndarray):
+                dtype = arg.dtype
+            elif _is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(
+                f"to: nablanet computes on the CPU with NumPy; got device {device!r}"
+            )
+        if dtype is None:
+            return self
+        return self.astype(resolve_dtype(dtype, "Module.to"))
+
+    def float(self):
+        """Parameters and buffers to float32 (``to(np.float32)``); returns self."""
+        return self.to(np.float32)
+
+    def double(self):
+        """Parameters and buffers to float64 (``to(np.float64)``); returns self."""
+        return self.to(np.float64)
+
+    def cpu(self):
+        """Returns self: every array already lives in main memory."""
         return self
 
     # -- state ---------------------------------------------------------------------------------
@@ -248,14 +419,9 @@ class Module:
         -------
         OrderedDict of str -> ndarray
         """
-        state = OrderedDict()
-        for prefix, module in self.named_modules():
-            for table in (module._parameters, module._buffers):
-                for name, value in table.items():
-                    if value is not None:
-                        key = f"{prefix}.{name}" if prefix else name
-                        state[key] = np.array(value.data, copy=True)
-        return state
+        return OrderedDict(
+            (key, np.array(value.data, copy=True)) for key, value in self._state_entries().items()
+        )
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from ``state_dict`` into the parameters and buffers, in place.
@@ -295,11 +461,14 @@ class Module:
                 target.data = value.astype(target.data.dtype, copy=True)
 
     def _state_entries(self):
+        # parameters, then persistent buffers, of each module in traversal order
         entries = OrderedDict()
         for prefix, module in self.named_modules():
+            transient = module.__dict__.get("_non_persistent", ())
             for table in (module._parameters, module._buffers):
                 for name, value in table.items():
-                    if value is not None:
+                    if value is not None and not (table is module._buffers
+                                                  and name in transient):
                         entries[f"{prefix}.{name}" if prefix else name] = value
         return entries
 
@@ -327,52 +496,12 @@ def _indent(text):
     return text.replace("\n", "\n  ")
 
 
-class Sequential(Module):
-    """Modules applied one after another; children are named ``'0'``, ``'1'``, ...
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nablanet import nn
-    >>> net = nn.Sequential(nn.Linear(3, 2, generator=np.random.default_rng(0)), nn.ReLU())
-    >>> net(np.ones((4, 3))).shape
-    (4, 2)
-    >>> net
-    Sequential(
-      (0): Linear(in_features=3, out_features=2, bias=True)
-      (1): ReLU()
-    )
-    """
-
-    replayable = True
-
-    def __init__(self, *modules):
-        super().__init__()
-        for i, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at {i}")
-            self._modules[str(i)] = module
-
-    def __getitem__(self, index):
-        items = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*items[index])
-        return items[index]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        """Add a module at the end; returns self."""
-        self._changed()
-        self._modules[str(len(self._modules))] = module
-        return self
-
-    def forward(self, x):
-        """Apply every module in order."""
-        for module in self._modules.values():
-            x = module.forward(x)  # what module(x) runs, without the extra call
-        return x
+def _is_device(value):
+    """True for a device: a ``torch.device`` or a string that names no dtype ('cpu')."""
+    if not isinstance(value, str):
+        return getattr(type(value), "__name__", "") == "device"
+    try:
+        np.dtype(value)
+    except TypeError:
+        return True
+    return False

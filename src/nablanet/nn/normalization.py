@@ -1,11 +1,14 @@
-"""``BatchNorm1d`` (claim C2) with PyTorch's conventions and its error on batch size 1."""
+"""``BatchNorm1d`` (claim C2) with PyTorch's conventions and its error on batch size 1,
+and ``LayerNorm``."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff.dtypes import resolve_dtype
 from nablanet.autodiff.tensor import shape_of
 from nablanet.nn.module import Module, Parameter, check_dtype
+from nablanet.ops.nn_extra import layer_norm
 from nablanet.ops.normalization import _batch_norm_train as batch_norm_train
 from nablanet.ops.normalization import batch_norm
 from nablanet.ops.shape import reshape, transpose
@@ -34,7 +37,8 @@ class BatchNorm1d(Module):
         Learn gamma (``weight``, init 1) and beta (``bias``, init 0).
     track_running_stats : bool, default True
         Without running statistics, evaluation also uses the batch's.
-    dtype : numpy dtype, default float64
+    dtype : numpy dtype, optional
+        :func:`nablanet.get_default_dtype` (float64 unless set) when omitted.
 
     Raises
     ------
@@ -56,9 +60,10 @@ class BatchNorm1d(Module):
 
     def __init__(
         self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-        dtype=np.float64,
+        dtype=None,
     ):
         super().__init__()
+        dtype = resolve_dtype(dtype, "BatchNorm1d")
         self.num_features = int(num_features)
         self.eps = float(eps)
         self.momentum = momentum
@@ -138,3 +143,65 @@ class BatchNorm1d(Module):
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
 
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` axes (PyTorch's).
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, with each sample's mean
+    and biased variance over those axes; the same in training and evaluation.
+
+    Parameters
+    ----------
+    normalized_shape : int or tuple of int
+        The trailing shape of the input that is normalised.
+    eps : float, default 1e-5
+    elementwise_affine : bool, default True
+        Learn ``weight`` (init 1) and, with ``bias``, ``bias`` (init 0), each of shape
+        ``normalized_shape``.
+    bias : bool, default True
+    dtype : numpy dtype, optional
+        :func:`nablanet.get_default_dtype` (float64 unless set) when omitted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nablanet import nn
+    >>> ln = nn.LayerNorm(2, eps=0.0)
+    >>> ln(np.array([[1.0, 3.0]])).numpy()
+    array([[-1.,  1.]])
+    >>> list(ln.state_dict())
+    ['weight', 'bias']
+    """
+
+    replayable = True
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=None):
+        super().__init__()
+        dtype = resolve_dtype(dtype, "LayerNorm")
+        shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else normalized_shape
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        if elementwise_affine and bias:
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        """Normalise ``x`` of shape ``(*, *normalized_shape)``."""
+        params = self._parameters
+        if params["weight"] is not None:
+            x = check_dtype("LayerNorm", x, params["weight"].data.dtype)
+        return layer_norm(x, self.normalized_shape, params["weight"], params["bias"], self.eps)
+
+    def extra_repr(self):
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )

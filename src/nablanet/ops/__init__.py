@@ -71,6 +71,11 @@ __all__ += [
     "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus",
 ]
 
+# issue 17: the nn layers' new primitives and compositions
+from nablanet.ops.nn_extra import elu, gelu, layer_norm, selu, silu  # noqa: E402
+
+__all__ += ["elu", "gelu", "layer_norm", "selu", "silu"]
+
 from nablanet.ops import docstrings as _docstrings  # noqa: E402
 
 _docstrings.attach()
