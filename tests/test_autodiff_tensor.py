@@ -30,7 +30,9 @@ def test_facts_and_conversions():
     assert not d.requires_grad and d.numpy() is t.numpy()
     assert "requires_grad=True" in repr(t)
     assert "grad_fn=multiply" in repr(t * 2)
-    np.testing.assert_array_equal(np.asarray(t), t.numpy())
+    np.testing.assert_array_equal(np.asarray(t.detach()), t.numpy())
+    with pytest.raises(TypeError, match=r"detach\(\)"):
+        np.asarray(t)  # the gradient would be lost
 
 
 def test_operators_broadcast_and_reflect(rng):
