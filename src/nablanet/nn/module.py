@@ -292,7 +292,7 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
-                target._set_data(value.astype(target.data.dtype, copy=True))  # a write: bumps _version
+                target._set_data(value.astype(target.data.dtype, copy=True))  # bumps _version
 
     def _state_entries(self):
         entries = OrderedDict()

@@ -89,7 +89,7 @@ def _dot(a, b):
     if 0 in ndims:
         return arithmetic.multiply(a, b)
     if max(ndims) > 2:
-        raise _Unbound("nablanet's dot is matmul; np.dot of arrays above 2-D is not")
+        raise _UnboundError("nablanet's dot is matmul; np.dot of arrays above 2-D is not")
     return linalg.matmul(a, b)
 
 
@@ -109,7 +109,7 @@ _ADAPTERS = {
 }
 
 
-class _Unbound(Exception):
+class _UnboundError(Exception):
     """nablanet's op exists but does not take this call (internal)."""
 
 
@@ -192,7 +192,7 @@ def array_function(self, func, types, args, kwargs):
         if _binds(op, args, kwargs):
             try:
                 return op(*args, **kwargs)
-            except _Unbound as err:
+            except _UnboundError as err:
                 reason = str(err)
         else:
             reason = f"nablanet's {name} does not take these arguments"
