@@ -334,14 +334,16 @@ def _forget(ref, key):
 
 def _record_write(array, at_least=0):
     global _last_write
-    owner = _owner(array)
+    owner = array if array.base is None else _owner(array)
     key = id(owner)
     writes = _WRITES.get(key)
     if writes is None or writes.ref() is not owner:
         writes = _WRITES[key] = _Writes(weakref.ref(owner, lambda ref, key=key: _forget(ref, key)))
-    writes.version = max(writes.version, at_least) + 1
-    _last_write = _next_seq()
-    writes.stamps.append(_last_write)
+    if at_least > writes.version:
+        writes.version = at_least
+    writes.version += 1
+    _last_write = stamp = _next_seq()
+    writes.stamps.append(stamp)
 
 
 def last_write():
