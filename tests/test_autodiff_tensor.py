@@ -263,3 +263,19 @@ def test_statistics_methods_name_a_missing_op(monkeypatch):
     monkeypatch.delattr(nb.ops, "var", raising=False)
     with pytest.raises(AttributeError, match="no op 'var'"):
         nb.tensor([1.0, 2.0]).var()
+
+
+def test_iteration_membership_and_formatting_as_numpy():
+    torch = torch_or_skip()
+    with pytest.raises(TypeError, match="0-d"):
+        list(nb.tensor(1.0))  # not an empty sequence
+    with pytest.raises(TypeError, match="0-d"):
+        list(torch.tensor(1.0))
+    t = nb.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    rows = list(t)
+    assert len(rows) == 2 and rows[1].requires_grad
+    np.testing.assert_array_equal(rows[1].numpy(), [3.0, 4.0])
+    assert 3.0 in t and 5.0 not in t and (3.0 in t.numpy())
+    assert f"{nb.tensor(1.23456):.2f}" == f"{torch.tensor(1.23456):.2f}" == "1.23"
+    with pytest.raises(TypeError):
+        f"{nb.tensor([1.0, 2.0]):.2f}"

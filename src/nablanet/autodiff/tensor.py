@@ -126,6 +126,22 @@ class Tensor:
     def __len__(self):
         return len(self.data)  # TypeError for 0-d, as NumPy
 
+    def __iter__(self):
+        # without it Python would iterate through __getitem__ and a 0-d tensor would look
+        # empty; NumPy and PyTorch refuse
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __contains__(self, value):
+        mode.observe_value(self)
+        return bool((self.data == (value.data if isinstance(value, Tensor) else value)).any())
+
+    def __format__(self, spec):
+        if spec and self.data.ndim == 0:
+            return format(self.item(), spec)  # f"{loss:.4f}", as PyTorch
+        return super().__format__(spec)
+
     def numel(self):
         """Number of elements (PyTorch's name for :attr:`size`)."""
         return self.data.size
