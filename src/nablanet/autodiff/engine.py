@@ -16,7 +16,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from nablanet.autodiff import mode
-from nablanet.autodiff.tensor import Tensor
+from nablanet.autodiff.tensor import Tensor, last_write
 
 
 def backprop(root, cotangent, targets=None, create_graph=False, release=False):
@@ -54,8 +54,12 @@ def backprop(root, cotangent, targets=None, create_graph=False, release=False):
         # Latest-created first: every consumer of a tensor was created after it, so by the
         # time a tensor leaves the queue all its cotangent terms have arrived.
         queue, pending = sums.queue, sums.pending
+        # results recorded after the latest in-place write cannot have seen one
+        latest_write = last_write()
         while queue:
             node = heappop(queue)[1]
+            if node._seq < latest_write:
+                node._check_saved_versions()
             # (no local for the cotangent: see _ENGINE_REFS)
             _propagate(node, pending.pop(id(node)), create_graph, sums, stop_ids)
             if release:
@@ -246,6 +250,8 @@ def store_leaf_grads(pairs, handed_out):
     that would share memory with one of them, or with another leaf's, is copied.
     """
     for leaf, cot in pairs:
+        if type(cot) is not np.ndarray and not isinstance(cot, Tensor):
+            cot = np.asarray(cot)  # a rule's NumPy scalar: .grad.data is always an ndarray
         if not isinstance(cot, Tensor):
             # A .grad must own its buffer: rules pass cotangents through (add, reshape),
             # so the same array may reach two leaves or be the caller's `gradient`, and

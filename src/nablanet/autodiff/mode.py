@@ -87,3 +87,64 @@ class TracingScope:
 def inside_trace():
     """True while some transform is evaluating its function on this thread."""
     return getattr(_local, "trace_depth", 0) > 0
+
+
+# -- value observation ------------------------------------------------------------------
+#: Callbacks by thread that want to hear when a tensor's value leaves the graph as a
+#: Python or NumPy value (``bool``, ``float``, ``int``, ``item``, ``tolist``,
+#: ``__array__``).  Empty almost always, so :func:`observe_value` costs one truth test.
+_OBSERVERS = {}
+
+
+def observe_value(tensor):
+    """Tell this thread's observers that ``tensor``'s value is being read out.
+
+    Called by :class:`~nablanet.autodiff.tensor.Tensor`'s conversions (``bool``,
+    ``float``, ``int``, ``operator.index``, ``item``, ``tolist``, ``__array__``): a
+    recording that wants to know when a traced value steers Python (a branch, a loop
+    count) registers with :func:`observing`.
+    """
+    if _OBSERVERS:
+        callbacks = _OBSERVERS.get(threading.get_ident())
+        if callbacks:
+            for callback in tuple(callbacks):
+                callback(tensor)
+
+
+class observing:  # noqa: N801 - a context manager, named like no_grad
+    """Call ``callback(tensor)`` whenever this thread reads a tensor's value out.
+
+    Parameters
+    ----------
+    callback : callable
+        Called with the Tensor whose value is converted; observers nest, the inner
+        ones first registered last, and all are called.
+
+    Examples
+    --------
+    >>> import nablanet as nb
+    >>> from nablanet.autodiff import mode
+    >>> seen = []
+    >>> x = nb.tensor([1.0, -2.0])
+    >>> with mode.observing(seen.append):
+    ...     positive = bool(x.sum() > 0)
+    >>> positive, len(seen)
+    (False, 1)
+    """
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __enter__(self):
+        _OBSERVERS.setdefault(threading.get_ident(), []).append(self.callback)
+        return self
+
+    def __exit__(self, *exc):
+        key = threading.get_ident()
+        callbacks = _OBSERVERS[key]
+        callbacks.reverse()
+        callbacks.remove(self.callback)  # the latest registration of this callback
+        callbacks.reverse()
+        if not callbacks:
+            del _OBSERVERS[key]
+        return False

@@ -458,7 +458,7 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
-                target.data = value.astype(target.data.dtype, copy=True)
+                target._set_data(value.astype(target.data.dtype, copy=True))  # bumps _version
 
     def _state_entries(self):
         # parameters, then persistent buffers, of each module in traversal order

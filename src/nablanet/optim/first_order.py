@@ -57,6 +57,8 @@ class Optimizer:
                     p.grad = None
                 else:
                     raw(p.grad)[...] = 0
+                    if isinstance(p.grad, Tensor):
+                        p.grad._bump_version()
 
     def step(self):
         """Update every parameter that has a gradient, in place."""
@@ -71,6 +73,7 @@ class Optimizer:
                         f"gradient shape {grad.shape} != parameter shape {value.shape}"
                     )
                 update(value, grad, state.setdefault(p, {}), group)
+                p._bump_version()  # a graph recorded before the step now refuses backward
 
     def _update(self, value, grad, state, group):
         raise NotImplementedError
