@@ -242,6 +242,15 @@ def test_parameter_from_python_floats_follows_the_default(default_float32):
     assert nn.Parameter([1, 2], requires_grad=False).dtype.kind == "i"
 
 
+def test_tensor_from_python_floats_follows_the_default_as_in_torch(default_float32):
+    assert nb.tensor([1.0, 2.0]).dtype == np.float32
+    assert nb.tensor(3.0).dtype == np.float32
+    assert nb.tensor(np.array([1.0])).dtype == np.float64  # arrays keep their dtype
+    assert nb.tensor(np.float64(1.0)).dtype == np.float64
+    assert nb.tensor([1, 2]).dtype == np.int64  # integers are not floats
+    assert nb.tensor([1.0], dtype=np.float64).dtype == np.float64
+
+
 @pytest.mark.parametrize("bad", [np.int64, np.float16, "complex128", None])
 def test_set_default_dtype_refuses_non_float(bad):
     with pytest.raises(TypeError, match="float32 or float64"):

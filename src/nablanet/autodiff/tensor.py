@@ -15,6 +15,7 @@ from collections import deque
 import numpy as np
 
 from nablanet.autodiff import mode
+from nablanet.autodiff.dtypes import get_default_dtype
 
 #: One counter numbers recorded results (``_seq``) and in-place writes alike, so "written
 #: after this result was recorded" is one comparison of two numbers.
@@ -377,7 +378,9 @@ def tensor(data, requires_grad=False, dtype=None):
     requires_grad : bool, default False
         Record operations on this tensor for differentiation.
     dtype : numpy dtype, optional
-        Convert to this dtype first.
+        Convert to this dtype first.  Without it, Python floats (and lists of them)
+        take the default dtype (:func:`nablanet.set_default_dtype`, float64 unless
+        set), as in PyTorch; NumPy arrays and scalars keep their own dtype.
 
     Returns
     -------
@@ -385,6 +388,11 @@ def tensor(data, requires_grad=False, dtype=None):
     """
     if isinstance(data, Tensor):
         data = data.data
+    if dtype is None and not isinstance(data, np.ndarray | np.generic):
+        array = np.array(data)
+        if array.dtype.kind == "f":
+            array = array.astype(get_default_dtype(), copy=False)
+        return Tensor(array, requires_grad=requires_grad)
     return Tensor(np.array(data, dtype=dtype), requires_grad=requires_grad)
 
 
