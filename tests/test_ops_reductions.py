@@ -35,7 +35,7 @@ def test_max_ties_share_the_gradient_like_amax():
 
 
 def test_bad_axis_is_a_clear_error():
-    with pytest.raises(ValueError, match="axis 2 is out of bounds for an array of dimension 2"):
+    with pytest.raises(ValueError, match="axis 2 is out of bounds for array of dimension 2"):
         nb.grad(lambda x: nb.sum(nb.mean(x, axis=2)))(np.ones((2, 2)))
 
 

@@ -238,7 +238,7 @@ class Program:
                     f"{prim.name} with a boolean mask: the result's shape depends on values")
             kind = _MANY if isinstance(result, tuple) else (
                 _ARRAY if isinstance(result, Tensor) else _AS_IS)
-            program.forward.append((prim.impl, sources, out, kind))
+            program.forward.append((prim.impl_for(args), sources, out, kind))
             if isinstance(result, Tensor) and result._prim is prim:
                 node_of_tensor[id(result)] = len(program.nodes)
                 program.nodes.append(program._node(prim, args, sources, out, node_of_tensor,
