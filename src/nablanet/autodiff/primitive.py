@@ -206,7 +206,10 @@ class Primitive:
 
     def _shape_error(self, args, err):
         shapes = ", ".join(str(getattr(a, "shape", "scalar")) for a in args)
-        return ValueError(f"{self.name}: cannot apply to shapes {shapes}: {err}")
+        message = f"{self.name}: cannot apply to shapes {shapes}: {err}"
+        if isinstance(err, np.exceptions.AxisError):
+            return np.exceptions.AxisError(message)  # NumPy's type, for callers that catch it
+        return ValueError(message)
 
     def vjp(self, g, ans, args, kwargs, needs):
         """Cotangents of all arguments (None where not needed)."""
