@@ -90,7 +90,8 @@ def test_empty_reductions_follow_numpy():
 
 
 def test_gradients_of_empty_inputs_are_empty():
-    for fun in (nb.sum, lambda x: nb.logsumexp(x, axis=1).sum(), lambda x: nb.mean(x, axis=0).sum()):
+    funs = (nb.sum, lambda x: nb.logsumexp(x, axis=1).sum(), lambda x: nb.mean(x, axis=0).sum())
+    for fun in funs:
         g = nb.grad(fun)(np.zeros((0, 3)))
         assert g.shape == (0, 3)
 
