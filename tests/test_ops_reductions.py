@@ -120,3 +120,10 @@ def test_float32_sums_of_many_rows_are_accurate():
     x = (rng.standard_normal((2_000_000, 2)) + 100).astype(np.float32)
     exact = x.astype(np.float64).mean(axis=0)
     assert np.abs(nb.mean(x, axis=0) - exact).max() < 1e-4  # sequential float32: ~1
+
+
+def test_logsumexp_gradient_at_infinity_is_the_softmax_limit():
+    x = np.array([[np.inf, 0.0, 1.0], [np.inf, np.inf, 0.0], [0.0, 1.0, 2.0]])
+    g = nb.grad(lambda x: nb.sum(nb.logsumexp(x, axis=1)))(x)
+    finite = np.exp(x[2] - np.log(np.sum(np.exp(x[2]))))
+    np.testing.assert_allclose(g, [[1, 0, 0], [0.5, 0.5, 0], finite])

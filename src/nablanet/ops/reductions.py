@@ -11,8 +11,8 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import shape_of
-from nablanet.ops.arithmetic import exp
+from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops.arithmetic import exp, where
 from nablanet.ops.shape import broadcast_to, reshape
 
 
@@ -128,7 +128,29 @@ def _logsumexp_rule(g, ans, x, axis=None, keepdims=False):
     shape = shape_of(x)
     kept = _kept_shape(shape, axis)
     probs = exp(x - reshape(ans, kept))
+    if np.isposinf(raw(ans)).any():
+        # a slice holding +inf: softmax's limit, uniform over its +inf entries (exp(inf - inf)
+        # is NaN); a replayed backward pass keeps the branch it was recorded with
+        probs = where(_at_infinity(x, ans, axis=axis), _infinite_share(x, ans, axis=axis), probs)
     return _spread(g, shape, axis, keepdims) * probs
+
+
+def _at_infinity_impl(x, ans, axis=None):
+    x = np.asarray(x)
+    return np.broadcast_to(np.isposinf(np.reshape(ans, _kept_shape(x.shape, axis))), x.shape)
+
+
+def _infinite_share_impl(x, ans, axis=None):
+    x = np.asarray(x)
+    hit = np.isposinf(x)
+    count = np.maximum(np.sum(hit, axis=_axes(axis, x.ndim), keepdims=True), 1)
+    return (hit / count).astype(x.dtype)
+
+
+# masks of the rule above, primitives (not differentiated) so that a replay recomputes them
+_at_infinity = Primitive("logsumexp_at_infinity", _at_infinity_impl, differentiable=False)
+_infinite_share = Primitive("logsumexp_infinite_share", _infinite_share_impl,
+                            differentiable=False)
 
 
 logsumexp = Primitive("logsumexp", _logsumexp_impl)
