@@ -93,3 +93,11 @@ def test_batch_norm_of_integers_is_that_of_floats():
     x = np.array([[1, 2], [3, 5], [0, 1]])
     np.testing.assert_allclose(ops.batch_norm(x, None, None, training=True),
                                ops.batch_norm(x.astype(float), None, None, training=True))
+
+
+def test_batch_norm_refuses_an_empty_training_batch():
+    rm, rv = np.zeros(3), np.ones(3)
+    with pytest.raises(ValueError, match="empty batch"):
+        ops.batch_norm(np.zeros((0, 3)), rm, rv, training=True)
+    np.testing.assert_array_equal(rm, np.zeros(3))  # untouched
+    assert ops.batch_norm(np.zeros((0, 3)), rm, rv).shape == (0, 3)  # evaluation: empty

@@ -166,6 +166,11 @@ def batch_norm(
     (array([0.2]), array([1.1]))
     """
     _check_shapes(x, running_mean, running_var, weight, bias)
+    if training and shape_of(x)[0] == 0:
+        raise ValueError(
+            "batch_norm: training needs at least one row for the batch statistics, got an "
+            f"empty batch of shape {tuple(shape_of(x))} (the running statistics would be NaN)"
+        )
     if training:
         return _batch_norm_train(
             x, running_mean, running_var, weight, bias, momentum, eps, num_batches_tracked
