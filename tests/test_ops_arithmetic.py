@@ -207,3 +207,19 @@ def test_derivative_in_the_exponent_of_a_negative_base_is_nan():
     assert np.isnan(g[0])
     assert g[1] == 0.0  # the limit of x^y log x at x = 0 for y > 0
     assert g[2] == pytest.approx(4 * np.log(2))
+
+
+def test_a_replayed_gradient_of_integer_data_is_the_eager_one():
+    # the replay calls impl_for(...) recorded with integer data: the promoting wrapper
+    def loss(w, x):
+        return nb.sum(nb.ops.sigmoid(x) * w) + nb.sum(nb.ops.log_softmax(x * w))
+
+    replayed = nb.value_and_grad(loss, replay=True)
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal(3)
+    for _ in range(5):  # two recordings, then replays
+        x = rng.integers(-3, 4, 3)
+        value, grad = replayed(w, x)
+        eager_value, eager_grad = nb.value_and_grad(loss)(w, x.astype(float))
+        assert float(value) == pytest.approx(float(eager_value), rel=1e-12)
+        np.testing.assert_allclose(grad, eager_grad, rtol=1e-12)

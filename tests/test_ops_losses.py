@@ -177,3 +177,12 @@ def test_losses_of_large_logits_match_torch(rng):
     assert ops.cross_entropy(z, labels) == pytest.approx(loss.item())
     np.testing.assert_allclose(nb.grad(lambda z: ops.cross_entropy(z, labels))(z),
                                tz.grad.numpy(), atol=1e-12)
+
+
+def test_bce_derivative_at_the_edges_is_the_true_one_where_the_loss_is_smooth():
+    # y = 0: l = -log(1 - p), smooth at p = 0 with dl/dp = 1 (PyTorch's formula gives 0/0 -> 0)
+    grad = nb.grad(lambda p: ops.binary_cross_entropy(p, np.array([0.0, 1.0]), "sum"))
+    np.testing.assert_allclose(grad(np.array([0.0, 1.0])), [1.0, -1.0])
+    # y = 1 at p = 0: -log p is clamped at 100; the derivative is floored at -1e12 (PyTorch)
+    assert nb.grad(lambda p: ops.binary_cross_entropy(p, np.array([1.0]), "sum"))(
+        np.array([0.0]))[0] == -1e12
