@@ -186,3 +186,20 @@ def test_bce_derivative_at_the_edges_is_the_true_one_where_the_loss_is_smooth():
     # y = 1 at p = 0: -log p is clamped at 100; the derivative is floored at -1e12 (PyTorch)
     assert nb.grad(lambda p: ops.binary_cross_entropy(p, np.array([1.0]), "sum"))(
         np.array([0.0]))[0] == -1e12
+
+
+def test_bce_with_logits_and_pos_weight_takes_its_limits_and_matches_torch(rng):
+    z = np.array([np.inf, np.inf, -np.inf, -np.inf, -np.inf])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 0.5])
+    loss = ops.binary_cross_entropy_with_logits(z, y, "none", pos_weight=np.array([3.0]))
+    np.testing.assert_array_equal(loss, [0.0, np.inf, 0.0, np.inf, np.inf])
+    torch = pytest.importorskip("torch")
+    z, y, w = rng.standard_normal((4, 3)) * 5, rng.uniform(size=(4, 3)), rng.uniform(0.5, 2, 3)
+    tz = torch.tensor(z, requires_grad=True)  # (torch does not differentiate pos_weight)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        tz, torch.tensor(y), pos_weight=torch.tensor(w))
+    expected.backward()
+    gz = nb.grad(lambda z: ops.binary_cross_entropy_with_logits(z, y, pos_weight=w))(z)
+    assert ops.binary_cross_entropy_with_logits(z, y, pos_weight=w) == pytest.approx(
+        expected.item(), rel=1e-12)
+    np.testing.assert_allclose(gz, tz.grad.numpy(), rtol=1e-10)

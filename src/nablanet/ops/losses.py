@@ -11,6 +11,7 @@ import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops._broadcast import unbroadcast
 from nablanet.ops.activations import _log_softmax, _sigmoid, _softmax, shift_by_max, softplus
 from nablanet.ops.arithmetic import log, maximum
 from nablanet.ops.reductions import sum as reduce_sum
@@ -112,11 +113,46 @@ def binary_cross_entropy_with_logits(
     if pos_weight is None:
         loss = _bce_logits(logits, targets)
     else:
-        # l = (1 - y) z + (1 + (w_pos - 1) y) softplus(-z)
-        loss = (1 - targets) * logits + (1 + (pos_weight - 1) * targets) * softplus(-logits)
+        loss = _bce_logits_weighted(logits, targets, pos_weight)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+def _bce_logits_weighted_impl(z, y, w):
+    # l = (1 - y) z + c softplus(-z), c = 1 + (w - 1) y: w weighs the positive term
+    z = np.asarray(z)
+    c = 1 + (np.asarray(w) - 1) * y
+    with np.errstate(invalid="ignore"):
+        out = (1 - y) * z + c * (np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
+    if not _all_finite(z):
+        # the limits: z -> +inf gives (1 - y) inf (0 for y = 1); z -> -inf gives w y inf
+        # (0 for y = 0); -z (c - (1 - y)) = -z w y there
+        with np.errstate(invalid="ignore"):
+            up = np.where(y == 1, 0.0, (1 - y) * np.inf)
+            down = np.where(y * w == 0, 0.0, y * w * np.inf)
+        out = np.where(np.isposinf(z), up, np.where(np.isneginf(z), down, out))
+    return out.astype(z.dtype, copy=False)
+
+
+def _bce_logits_weighted_rule(g, ans, needs, z, y, w):
+    # dl/dz = (1 - y) - c sigma(-z),  dl/dy = -z + (w - 1) softplus(-z),
+    # dl/dw = y softplus(-z)  (summed over what w was broadcast to)
+    c = 1 + (w - 1) * y
+    dz = g * ((1 - y) - c * _sigmoid(-z)) if needs[0] else None
+    dy = dw = None
+    if needs[1] or needs[2]:
+        tail = softplus(-z)
+        if needs[1]:
+            dy = unbroadcast(g * (-z + (w - 1) * tail), shape_of(y), len(shape_of(ans)))
+        if needs[2]:
+            dw = unbroadcast(g * (y * tail), shape_of(w), len(shape_of(ans)))
+    return dz, dy, dw
+
+
+_bce_logits_weighted = Primitive("binary_cross_entropy_with_logits_weighted",
+                                 _bce_logits_weighted_impl)
+_bce_logits_weighted.defvjp_joint(_bce_logits_weighted_rule, values=(0, 1, 2))
 
 
 def _bce_impl(p, y):
