@@ -127,3 +127,16 @@ def test_logsumexp_gradient_at_infinity_is_the_softmax_limit():
     g = nb.grad(lambda x: nb.sum(nb.logsumexp(x, axis=1)))(x)
     finite = np.exp(x[2] - np.log(np.sum(np.exp(x[2]))))
     np.testing.assert_allclose(g, [[1, 0, 0], [0.5, 0.5, 0], finite])
+
+
+def test_a_replay_recomputes_the_full_reduction_of_a_plain_array():
+    # nb.sum of a plain array is a NumPy scalar: a replay used to freeze it as a constant
+    def loss(w, x):
+        return nb.sum(nb.ops.sigmoid(x) * w) + nb.sum(nb.ops.softplus(x))
+
+    replayed = nb.value_and_grad(loss, replay=True)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(3)
+    first = rng.standard_normal(3)
+    for x in [first, first] + [rng.standard_normal(3) for _ in range(3)]:  # 2 recordings, replays
+        assert float(replayed(w, x)[0]) == pytest.approx(float(loss(w, x)), rel=1e-12)
