@@ -267,6 +267,8 @@ _softmax.defvjp(_softmax_rule)
 
 def _log_softmax_impl(x, axis=-1):
     shifted = shift_by_max(np.asarray(x), axis)
+    if shifted.size == 0:
+        return shifted  # nothing to normalise (and no log of an empty sum)
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 

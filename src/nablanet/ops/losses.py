@@ -231,7 +231,8 @@ def binary_cross_entropy(probs, targets, reduction="mean", weight=None):
 # -- softmax cross-entropy ---------------------------------------------------------------
 def _softmax_ce_impl(z, y):
     log_p = shift_by_max(np.asarray(z), -1)
-    log_p -= np.log(np.add.reduce(np.exp(log_p), axis=-1, keepdims=True))
+    if log_p.size:
+        log_p -= np.log(np.add.reduce(np.exp(log_p), axis=-1, keepdims=True))
     if _all_finite(log_p):
         terms = y * log_p
     else:
