@@ -14,19 +14,22 @@ from test_layer_steps import LAYER_STEPS
 
 #: The spec modules: every ``tests/specs_*.py`` (specs_engine, specs_layers, specs_numpy, ...).
 SPEC_MODULES = sorted(p.stem for p in Path(__file__).parent.glob("specs_*.py"))
+#: Tables of specs that are compositions, not primitives (checked by their own module's walk).
+NOT_PRIMITIVE_TABLES = {"FUNCTION_SPECS"}
 
 
 def _collect_specs():
     """Merge the ``*_SPECS`` and ``NON_DIFFERENTIABLE`` dicts of every spec module.
 
-    A name given twice is an error (two specs for one primitive would hide one).
+    Keys are registered primitive names (``FUNCTION_SPECS``, specs of compositions, are
+    left out).  A name given twice is an error (two specs for one primitive would hide one).
     """
     specs, non_differentiable, origin, seen = {}, {}, {}, set()
     for module_name in SPEC_MODULES:
         module = importlib.import_module(module_name)
         for attr, table in vars(module).items():
-            if not isinstance(table, dict) or id(table) in seen or not (
-                    attr.endswith("SPECS") or attr == "NON_DIFFERENTIABLE"):
+            if not isinstance(table, dict) or id(table) in seen or attr in NOT_PRIMITIVE_TABLES \
+                    or not (attr.endswith("SPECS") or attr == "NON_DIFFERENTIABLE"):
                 continue  # (a table imported from another spec module counts once)
             seen.add(id(table))
             target = non_differentiable if attr == "NON_DIFFERENTIABLE" else specs

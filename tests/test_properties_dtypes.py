@@ -39,7 +39,12 @@ def test_every_primitive_computes_integers_and_booleans_as_floats(name, kind):
         exact = CONVERSIONS[kind](a)
         as_ints = args[:i] + [exact] + args[i + 1:]
         as_floats = args[:i] + [exact.astype(np.float64)] + args[i + 1:]
-        expected = _quietly(fun, as_floats)
+        try:
+            expected = _quietly(fun, as_floats)
+        except ValueError as err:  # these values have no answer (a singular 0/1 matrix)
+            with pytest.raises(type(err)):
+                _quietly(fun, as_ints)
+            continue
         try:
             ours = _quietly(fun, as_ints)
         except (TypeError, ValueError) as err:
