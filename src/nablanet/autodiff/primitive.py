@@ -14,9 +14,10 @@ VJP rules
 Dtypes
 ------
 The positional arguments that have a rule (or that ``defvjp_joint(values=...)``
-names) are the primitive's *values*.  Integer and boolean values are promoted to
-floating point before ``impl`` runs: to the dtype of the floating-point values
-beside them, or to float64 (NumPy's default) when there are none, so
+names: a joint rule declares them explicitly) are the primitive's *values*.
+Integer and boolean values are promoted to floating point before ``impl`` runs:
+to the dtype of the floating-point values beside them, or to float64 (NumPy's
+default) when there are none, so
 ``sigmoid(np.array([-3, 0, 2]))`` is not computed in integers.  Other arguments
 (indices, labels, shapes, axes, masks) reach ``impl`` as given.  A primitive that
 only moves or selects values (reshape, indexing, max) is built with
@@ -110,15 +111,19 @@ class Primitive:
         self._set_values(tuple(i for i, rule in enumerate(rules) if rule is not None))
         return self
 
-    def defvjp_joint(self, rule, values=ALL_ARGUMENTS):
+    def defvjp_joint(self, rule, values=None):
         """Set a rule ``rule(g, ans, needs, *args, **kw) -> tuple`` for all arguments.
 
         Used where the cotangents share work (batch norm) or the arity varies
         (concatenate).  ``needs[i]`` says whether argument ``i`` wants one.  ``values``
-        lists the positions of the differentiable values (the others, labels or saved
-        statistics, keep their dtype); by default every positional argument.
+        lists the positions of the differentiable values, promoted to floating point
+        when integer (the others, labels, indices or saved statistics, keep their
+        dtype), or is :data:`ALL_ARGUMENTS`.  Without it nothing is promoted: a joint
+        rule's arguments may be indices (an embedding's), so the primitive must say.
         """
         self.joint_vjp = rule
+        if values is None:
+            values = ()
         self._set_values(values if values == ALL_ARGUMENTS else tuple(values))
         return self
 

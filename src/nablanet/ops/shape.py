@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.primitive import ALL_ARGUMENTS, Primitive
 from nablanet.autodiff.tensor import raw, shape_of
 from nablanet.ops._broadcast import unbroadcast
 
@@ -294,7 +294,7 @@ def _concatenate_rule(g, ans, needs, *arrays, axis=0):
 
 
 _concatenate_p = Primitive("concatenate", _concatenate_impl, preserves_dtype=True)
-_concatenate_p.defvjp_joint(_concatenate_rule)
+_concatenate_p.defvjp_joint(_concatenate_rule, values=ALL_ARGUMENTS)
 
 
 def concatenate(*arrays, axis=0):
@@ -319,7 +319,7 @@ def _stack_rule(g, ans, needs, *arrays, axis=0):
 
 
 _stack_p = Primitive("stack", _stack_impl, preserves_dtype=True)
-_stack_p.defvjp_joint(_stack_rule)
+_stack_p.defvjp_joint(_stack_rule, values=ALL_ARGUMENTS)
 
 
 def stack(*arrays, axis=0):
