@@ -57,14 +57,16 @@ def accurate_sum(x, axis=None, keepdims=False):
     The sequential sum of 2M float32 rows offset by 100 is off by more than a standard
     deviation; accumulated in float64 it is exact to float32's rounding.
     """
-    if x.dtype.kind == "f" and x.itemsize < 8 and x.size > _WIDE_ACCUMULATION_SIZE:
+    if x.size > _WIDE_ACCUMULATION_SIZE and x.itemsize < 8 and x.dtype.kind == "f":
         return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64).astype(x.dtype)
     return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
 
 def _sum_impl(x, axis=None, keepdims=False):
     if type(x) is np.ndarray:  # the ufunc method directly: np.sum's dispatch costs ~3 us
-        return accurate_sum(x, axis=axis, keepdims=keepdims)
+        if x.size > _WIDE_ACCUMULATION_SIZE:  # (one comparison on the common path)
+            return accurate_sum(x, axis=axis, keepdims=keepdims)
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
