@@ -247,6 +247,14 @@ NON_DIFFERENTIABLE = {
                                       [rng.standard_normal((3, 4))]),
     "clip_inside": lambda rng: (lambda x: A._clip_inside(x, -0.5, 0.5, (3, 4)),
                                 [rng.standard_normal((3, 4))]),
+    "power_zero_base": lambda rng: (lambda x: A._zero_base_limit(x, np.full((3, 4), 0.5)),
+                                    [_away_from(rng.standard_normal((3, 4)), [0.0])]),
+    "logsumexp_at_infinity": lambda rng: (
+        lambda x: R._at_infinity(x, np.array([np.inf, 0.0, 1.0]), axis=1),
+        [rng.standard_normal((3, 4))]),
+    "logsumexp_infinite_share": lambda rng: (
+        lambda x: R._infinite_share(x, np.full(3, np.inf), axis=1),
+        [np.where(rng.standard_normal((3, 4)) > 0, np.inf, 0.5)]),
     "extreme_share": lambda rng: (
         lambda x: R._extreme_share(x, np.max(nb.Tensor(x).data, axis=1), axis=1),
         [rng.standard_normal((3, 4))]),

@@ -49,6 +49,14 @@ def _bce_logits(rng):
     return (lambda z, y: ops.binary_cross_entropy_with_logits(z, y, "sum")), [z, y]
 
 
+def _bce_logits_weighted(rng):
+    z = rng.standard_normal((5, 2)) * 2
+    y = rng.uniform(size=(5, 2))
+    w = rng.uniform(0.5, 2.0, 2)  # one per class, broadcast over the rows
+    return (lambda z, y, w: ops.binary_cross_entropy_with_logits(z, y, "sum", pos_weight=w)), [
+        z, y, w]
+
+
 def _bce(rng):
     p = rng.uniform(0.1, 0.9, size=(5, 2))
     y = rng.uniform(size=(5, 2))
@@ -90,6 +98,7 @@ LAYER_SPECS = {
     "softmax": _softmax,
     "log_softmax": _log_softmax,
     "binary_cross_entropy_with_logits": _bce_logits,
+    "binary_cross_entropy_with_logits_weighted": _bce_logits_weighted,
     "binary_cross_entropy": _bce,
     "softmax_cross_entropy": _softmax_ce,
     "softmax_cross_entropy_index": _softmax_ce_index,

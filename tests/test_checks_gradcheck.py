@@ -61,3 +61,59 @@ def test_checks_third_order_and_selected_argnums(rng):
     x, y = rng.standard_normal(3), rng.standard_normal(3)
     check_grads(lambda x, y: nb.exp(x) * nb.tanh(y), [x, y], order=3)
     check_grads(lambda x, y: nb.exp(x) * y, [x, y], order=2, argnums=[1])
+
+
+def _wrong_mixed_partial(make_primitive, name):
+    """x * y * y whose first-order rules are right but whose dL/dx forgets it depends on y.
+
+    d/dx (x y^2) = y^2 is written as ``g * raw(y) ** 2``: right in value, so every first
+    derivative and each argument's own second derivative (d2/dx2 = 0, d2/dy2 = 2x) pass;
+    only the mixed partial d/dy (dL/dx) = 2y comes out 0.
+    """
+    prim = make_primitive(name, lambda x, y: x * y * y)
+    prim.defvjp(lambda g, ans, x, y: g * raw(y) ** 2, lambda g, ans, x, y: g * 2 * x * y)
+    return prim
+
+
+def test_catches_a_wrong_mixed_partial(make_primitive):
+    prim = _wrong_mixed_partial(make_primitive, "test_wrong_mixed_partial")
+    x, y = np.array([0.5, 1.5]), np.array([2.0, -1.0])
+    check_grads(prim, [x, y], order=1)  # every first derivative is right
+    for i in (0, 1):  # and each argument's own second derivative (the old per-argument check)
+        only = [x, y]
+        check_grads(lambda a, i=i: prim(*(only[:i] + [a] + only[i + 1:])), [only[i]], order=2)
+    with pytest.raises(GradientCheckError, match="at order 2"):
+        check_grads(prim, [x, y], order=2)
+
+
+def test_the_mixed_partial_is_caught_for_every_seed(make_primitive):
+    # a random joint direction always has a component along both arguments
+    prim = _wrong_mixed_partial(make_primitive, "test_wrong_mixed_partial_seeds")
+    for seed in range(5):
+        with pytest.raises(GradientCheckError, match="at order 2"):
+            check_grads(prim, [np.array([0.5, 1.5]), np.array([2.0, -1.0])], seed=seed)
+
+
+def test_names_the_argument_along_which_the_derivative_is_wrong(make_primitive):
+    prim = _wrong_mixed_partial(make_primitive, "test_wrong_mixed_partial_name")
+    # along y, the derivative of the VJP misses d/dy (dL/dx); along x alone it is right
+    with pytest.raises(GradientCheckError, match="argument 1 at order 2"):
+        check_grads(prim, [np.array([0.5, 1.5]), np.array([2.0, -1.0])])
+
+
+def test_a_correct_mixed_partial_passes(make_primitive):
+    prim = make_primitive("test_right_mixed_partial", lambda x, y: x * y * y)
+    prim.defvjp(lambda g, ans, x, y: g * y ** 2, lambda g, ans, x, y: g * 2 * x * y)
+    check_grads(prim, [np.array([0.5, 1.5]), np.array([2.0, -1.0])], order=3)
+
+
+def test_the_registry_walk_would_catch_it(make_primitive):
+    # the walk calls check_grads(fun, args, order=2) on each spec: a spec in its format
+    prim = _wrong_mixed_partial(make_primitive, "test_wrong_mixed_partial_spec")
+
+    def spec(rng):
+        return (lambda x, y: prim(x, y) ** 2), [rng.standard_normal((2, 3)), rng.standard_normal(3)]
+
+    fun, args = spec(np.random.default_rng(0))
+    with pytest.raises(GradientCheckError):
+        check_grads(fun, args, order=2)

@@ -191,8 +191,14 @@ def test_bce_with_logits_extreme(rng):
 def test_bce_probabilities(rng):
     p, y = rng.uniform(0.01, 0.99, (4, 3)), rng.uniform(size=(4, 3))
     _loss_parity(nn.BCELoss(), torch.nn.BCELoss(), p, y)
-    edge = np.array([0.0, 1.0, 0.3])
-    _loss_parity(nn.BCELoss(), torch.nn.BCELoss(), edge, np.array([0.0, 1.0, 1.0]))
+    # at p = 0, y = 0 (and p = 1, y = 1) the loss -log(1 - p) is smooth with derivative 1:
+    # PyTorch's (p - y) / max(p (1 - p), 1e-12) gives 0 there, nablanet the true value (issue 16)
+    edge, edge_y = np.array([0.0, 1.0, 0.3]), np.array([0.0, 1.0, 1.0])
+    zn = nb.tensor(edge, requires_grad=True)
+    loss = nn.BCELoss()(zn, edge_y)
+    loss.backward()
+    _close(loss, torch.nn.BCELoss()(_t(edge), _t(edge_y)))
+    np.testing.assert_allclose(zn.grad.numpy(), [1 / 3, -1 / 3, -1 / (3 * 0.3)], **TOL)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

@@ -112,3 +112,58 @@ def test_infinite_inputs_where_pytorch_is_finite():
         g = nb.grad(lambda x, fun=fun: fun(x).sum())(x)
         assert not np.any(np.isnan(g))
     np.testing.assert_array_equal(ops.softmax(np.array([-np.inf, 0.0])), [0.0, 1.0])
+
+
+# -- limits at +-inf, empty axes, integer input (issue 16) -----------------------------------
+def test_softmax_family_takes_its_limits_at_infinite_logits():
+    z = np.array([[np.inf, 0.0, 1.0], [np.inf, np.inf, 0.0], [-np.inf, 0.0, 0.0]])
+    np.testing.assert_array_equal(ops.softmax(z), [[1, 0, 0], [0.5, 0.5, 0], [0, 0.5, 0.5]])
+    np.testing.assert_allclose(ops.log_softmax(z),
+                               [[0, -np.inf, -np.inf], [-np.log(2), -np.log(2), -np.inf],
+                                [-np.inf, -np.log(2), -np.log(2)]])
+    assert nb.logsumexp(np.array([np.inf, 0.0])) == np.inf
+    # and the gradient of log_softmax at +inf is the limit of delta - p: zero
+    g = nb.grad(lambda z: ops.log_softmax(z)[0])(np.array([np.inf, 0.0]))
+    np.testing.assert_array_equal(g, [0.0, 0.0])
+
+
+def test_infinite_logits_raise_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ops.softmax(np.array([np.inf, 0.0]))
+        ops.log_softmax(np.array([np.inf, 0.0]))
+
+
+@pytest.mark.filterwarnings("error")
+def test_softmax_over_an_empty_axis_is_empty():
+    for op in (ops.softmax, ops.log_softmax):
+        assert op(np.zeros((2, 0))).shape == (2, 0)
+        assert op(np.zeros((0, 3))).shape == (0, 3)
+        assert nb.grad(lambda z, op=op: nb.sum(op(z)))(np.zeros((2, 0))).shape == (2, 0)
+
+
+@pytest.mark.parametrize("op", [ops.sigmoid, ops.softplus, ops.log_sigmoid, ops.relu,
+                                ops.softmax, ops.log_softmax, lambda x: ops.leaky_relu(x, 0.1)])
+def test_activations_of_integers_and_booleans_are_those_of_floats(op):
+    ints = np.array([[-3, 0, 2], [5, -1, 1]])
+    np.testing.assert_allclose(op(ints), op(ints.astype(float)))
+    np.testing.assert_allclose(op(ints > 0), op((ints > 0).astype(float)))
+
+
+@pytest.mark.parametrize("op", [ops.sigmoid, ops.softplus, ops.log_sigmoid, ops.relu])
+def test_activations_match_torch_at_extreme_logits_to_second_order(op):
+    torch = pytest.importorskip("torch")
+    torch_op = {ops.sigmoid: torch.sigmoid, ops.softplus: torch.nn.functional.softplus,
+                ops.log_sigmoid: torch.nn.functional.logsigmoid, ops.relu: torch.relu}[op]
+    z = np.array([-np.inf, -1e4, -30.0, -1.0, 0.5, 30.0, 1e4, np.inf])
+    tz = torch.tensor(z, requires_grad=True)
+    out = torch_op(tz)
+    d1, = torch.autograd.grad(out.sum(), tz, create_graph=True)
+    d2, = torch.autograd.grad(d1.sum(), tz) if d1.requires_grad else (torch.zeros_like(tz),)
+    np.testing.assert_allclose(op(z), out.detach().numpy())
+    np.testing.assert_allclose(nb.grad(lambda z: nb.sum(op(z)))(z), d1.detach().numpy())
+    # (absolute: torch's softplus is x itself past 20, and sigma (1 - sigma) rounds there)
+    np.testing.assert_allclose(np.diag(nb.hessian(lambda z: nb.sum(op(z)))(z)), d2.numpy(),
+                               atol=1e-12)

@@ -120,3 +120,86 @@ def test_float32_stays_float32(rng):
     ):
         value, g = nb.value_and_grad(fun)(z)
         assert value.dtype == np.float32 and g.dtype == np.float32
+
+
+# -- limits at +-inf, BCE's second derivative, integer logits (issue 16) ----------------------
+def test_bce_with_logits_takes_its_limits_at_infinite_logits():
+    z = np.array([np.inf, np.inf, -np.inf, -np.inf, np.inf])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 0.5])
+    loss = ops.binary_cross_entropy_with_logits(z, y, "none")
+    np.testing.assert_array_equal(loss, [0.0, np.inf, 0.0, np.inf, np.inf])
+    g = nb.grad(lambda z: ops.binary_cross_entropy_with_logits(z, y, "sum"))(z)
+    np.testing.assert_array_equal(g, [0.0, 1.0, 0.0, -1.0, 0.5])  # sigma(z) - y
+
+
+def test_cross_entropy_takes_its_limits_at_infinite_logits():
+    z = np.array([[np.inf, 0.0], [np.inf, 0.0], [-np.inf, 0.0]])
+    np.testing.assert_array_equal(ops.cross_entropy(z, np.array([0, 1, 1]), reduction="none"),
+                                  [0.0, np.inf, 0.0])
+    assert ops.cross_entropy(z[:1], np.array([0])) == 0.0  # the fused class-index path
+    probs = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(ops.cross_entropy(z, probs, reduction="none"), [0, 0, 0])
+    g = nb.grad(lambda z: ops.cross_entropy(z, np.array([0, 0, 1]), reduction="sum"))(z)
+    np.testing.assert_array_equal(g, [[0, 0], [0, 0], [0, 0]])  # softmax - onehot
+
+
+def test_bce_second_derivative_is_the_true_one_near_0_and_1():
+    # l(p) = -log(1 - p) for y = 0: d2l/dp2 = 1 / (1 - p)^2, about 1 near p = 0 (the old
+    # rule, PyTorch's floor of p (1 - p) at 1e-12, gave 1e12 at p = 1e-13)
+    for p, y, truth in ((1e-13, 0.0, 1.0), (1 - 1e-13, 1.0, 1.0), (1e-6, 1.0, 1e12),
+                        (0.3, 0.25, 0.25 / 0.09 + 0.75 / 0.49)):
+        h = nb.hessian(lambda q, y=y: ops.binary_cross_entropy(q, np.array([y]), "sum"))(
+            np.array([p]))
+        assert h[0, 0] == pytest.approx(truth, rel=1e-3)
+    g = nb.grad(lambda q: ops.binary_cross_entropy(q, np.array([0.0]), "sum"))(np.array([1e-13]))
+    assert g[0] == pytest.approx(1.0)  # PyTorch: 0.1
+
+
+def test_integer_logits_give_a_floating_cross_entropy():
+    logits = np.array([[1, 2], [3, 0]])
+    for target in (np.array([0, 1]), np.array([[1.0, 0.0], [0.5, 0.5]])):
+        for kw in ({}, {"reduction": "none"}, {"label_smoothing": 0.1}):
+            ours = ops.cross_entropy(logits, target, **kw)
+            assert np.asarray(ours).dtype == np.float64
+            np.testing.assert_allclose(ours, ops.cross_entropy(logits.astype(float), target, **kw))
+    assert ops.binary_cross_entropy_with_logits(np.array([2, -1]), np.array([1, 0])) == \
+        pytest.approx(ops.binary_cross_entropy_with_logits(np.array([2.0, -1.0]),
+                                                           np.array([1.0, 0.0])))
+
+
+def test_losses_of_large_logits_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    z = rng.standard_normal((4, 3)) * 1e4
+    labels = np.array([0, 2, 1, 1])
+    tz = torch.tensor(z, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(tz, torch.tensor(labels))
+    loss.backward()
+    assert ops.cross_entropy(z, labels) == pytest.approx(loss.item())
+    np.testing.assert_allclose(nb.grad(lambda z: ops.cross_entropy(z, labels))(z),
+                               tz.grad.numpy(), atol=1e-12)
+
+
+def test_bce_derivative_at_the_edges_is_the_true_one_where_the_loss_is_smooth():
+    # y = 0: l = -log(1 - p), smooth at p = 0 with dl/dp = 1 (PyTorch's formula gives 0/0 -> 0)
+    grad = nb.grad(lambda p: ops.binary_cross_entropy(p, np.array([0.0, 1.0]), "sum"))
+    np.testing.assert_allclose(grad(np.array([0.0, 1.0])), [1.0, -1.0])
+    # y = 1 at p = 0: -log p is clamped at 100; the derivative is floored at -1e12 (PyTorch)
+    assert nb.grad(lambda p: ops.binary_cross_entropy(p, np.array([1.0]), "sum"))(
+        np.array([0.0]))[0] == -1e12
+
+
+def test_bce_with_logits_and_pos_weight_takes_its_limits_and_matches_torch(rng):
+    z = np.array([np.inf, np.inf, -np.inf, -np.inf, -np.inf])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 0.5])
+    loss = ops.binary_cross_entropy_with_logits(z, y, "none", pos_weight=np.array([3.0]))
+    np.testing.assert_array_equal(loss, [0.0, np.inf, 0.0, np.inf, np.inf])
+    torch = pytest.importorskip("torch")
+    z, y, w = rng.standard_normal((4, 3)) * 5, rng.uniform(size=(4, 3)), rng.uniform(0.5, 2, 3)
+    tz = torch.tensor(z, requires_grad=True)  # (torch does not differentiate pos_weight)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        tz, torch.tensor(y), pos_weight=torch.tensor(w))
+    expected.backward()
+    gz = nb.grad(lambda z: ops.binary_cross_entropy_with_logits(z, y, pos_weight=w))(z)
+    assert ops.binary_cross_entropy_with_logits(z, y, pos_weight=w) == pytest.approx(
+        expected.item(), rel=1e-12)
+    np.testing.assert_allclose(gz, tz.grad.numpy(), rtol=1e-10)

@@ -63,3 +63,41 @@ def test_float32_kept(rng):
     )(x)
     assert value.dtype == np.float32 and g.dtype == np.float32
     assert rm.dtype == np.float32 and rv.dtype == np.float32
+
+
+# -- float32 batch statistics over millions of rows (issue 16) --------------------------------
+def test_float32_batch_norm_is_accurate_on_millions_of_offset_rows():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2_000_000, 2)) + 100).astype(np.float32)
+    x64 = x.astype(np.float64)
+    exact = (x64 - x64.mean(0)) / np.sqrt(x64.var(0) + 1e-5)
+    rm, rv = np.zeros(2, np.float32), np.ones(2, np.float32)
+    out = ops.batch_norm(x, rm, rv, training=True)
+    assert out.dtype == np.float32
+    assert np.abs(out - exact).max() < 2e-3  # sequential float32 sums: several std off
+    np.testing.assert_allclose(rm, 0.1 * x64.mean(0), rtol=1e-6)
+
+
+def test_float32_batch_norm_gradient_sums_are_accurate():
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((1_000_000, 1)) + 100).astype(np.float32)
+    g = (rng.standard_normal((1_000_000, 1)) + 50).astype(np.float32)
+    weight = nb.tensor(np.ones(1, np.float32), requires_grad=True)
+    bias = nb.tensor(np.zeros(1, np.float32), requires_grad=True)
+    out = ops.batch_norm(x, None, None, weight, bias, training=True)
+    nb.sum(out * g).backward()
+    assert bias.grad.numpy()[0] == pytest.approx(g.astype(np.float64).sum(), rel=1e-6)
+
+
+def test_batch_norm_of_integers_is_that_of_floats():
+    x = np.array([[1, 2], [3, 5], [0, 1]])
+    np.testing.assert_allclose(ops.batch_norm(x, None, None, training=True),
+                               ops.batch_norm(x.astype(float), None, None, training=True))
+
+
+def test_batch_norm_refuses_an_empty_training_batch():
+    rm, rv = np.zeros(3), np.ones(3)
+    with pytest.raises(ValueError, match="empty batch"):
+        ops.batch_norm(np.zeros((0, 3)), rm, rv, training=True)
+    np.testing.assert_array_equal(rm, np.zeros(3))  # untouched
+    assert ops.batch_norm(np.zeros((0, 3)), rm, rv).shape == (0, 3)  # evaluation: empty

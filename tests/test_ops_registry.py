@@ -2,6 +2,7 @@
 
 import importlib
 import pkgutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,21 +10,39 @@ import pytest
 import nablanet as nb
 from nablanet.autodiff import REGISTRY
 from nablanet.checks import check_grads
-from specs_engine import ENGINE_SPECS, NON_DIFFERENTIABLE
 from test_layer_steps import LAYER_STEPS
 
-try:
-    from specs_layers import LAYER_SPECS
-except ImportError:
-    LAYER_SPECS = {}
+#: The spec modules: every ``tests/specs_*.py`` (specs_engine, specs_layers, specs_numpy, ...).
+SPEC_MODULES = sorted(p.stem for p in Path(__file__).parent.glob("specs_*.py"))
+#: Tables of specs that are compositions, not primitives (checked by their own module's walk).
+NOT_PRIMITIVE_TABLES = {"FUNCTION_SPECS"}
 
-try:  # until the walk collects every tests/specs_*.py
-    from specs_nn_extra import NN_EXTRA_SPECS
-    from specs_nn_extra import NON_DIFFERENTIABLE as NN_EXTRA_STEPS
-except ImportError:
-    NN_EXTRA_SPECS, NN_EXTRA_STEPS = {}, {}
 
-SPECS = {**ENGINE_SPECS, **LAYER_SPECS, **NN_EXTRA_SPECS}
+def _collect_specs():
+    """Merge the ``*_SPECS`` and ``NON_DIFFERENTIABLE`` dicts of every spec module.
+
+    Keys are registered primitive names (``FUNCTION_SPECS``, specs of compositions, are
+    left out).  A name given twice is an error (two specs for one primitive would hide one).
+    """
+    specs, non_differentiable, origin, seen = {}, {}, {}, set()
+    for module_name in SPEC_MODULES:
+        module = importlib.import_module(module_name)
+        for attr, table in vars(module).items():
+            if not isinstance(table, dict) or id(table) in seen or attr in NOT_PRIMITIVE_TABLES \
+                    or not (attr.endswith("SPECS") or attr == "NON_DIFFERENTIABLE"):
+                continue  # (a table imported from another spec module counts once)
+            seen.add(id(table))
+            target = non_differentiable if attr == "NON_DIFFERENTIABLE" else specs
+            for name, make in table.items():
+                if name in origin:
+                    raise AssertionError(
+                        f"primitive {name!r} has specs in both {origin[name]} and {module_name}")
+                origin[name] = module_name
+                target[name] = make
+    return specs, non_differentiable
+
+
+SPECS, NON_DIFFERENTIABLE = _collect_specs()
 #: Packages where primitives are defined; every module in them is imported.
 PRIMITIVE_PACKAGES = ("nablanet.autodiff", "nablanet.ops", "nablanet.nn")
 
@@ -63,25 +82,28 @@ def test_registry_is_populated():
     assert {"add", "matmul", "logsumexp", "getitem", "sign"} <= set(ALL_PRIMITIVES)
 
 
-def test_specs_layers_is_importable_from_tests_dir():
-    # tests/ is on sys.path (rootdir conftest), so both spec modules import by name
+def test_every_spec_module_is_collected():
+    # tests/ is on sys.path (rootdir conftest), so the spec modules import by name
     import specs_engine
+    import specs_layers
 
-    assert specs_engine.ENGINE_SPECS is ENGINE_SPECS
+    assert {"specs_engine", "specs_layers"} <= set(SPEC_MODULES)
+    assert set(specs_engine.ENGINE_SPECS) | set(specs_layers.LAYER_SPECS) <= set(SPECS)
+    assert set(specs_engine.NON_DIFFERENTIABLE) <= set(NON_DIFFERENTIABLE)
 
 
 @pytest.mark.parametrize("name", ALL_PRIMITIVES)
 def test_every_primitive_has_a_spec(name):
     prim = REGISTRY[name]
     if not prim.differentiable:
-        assert name in NON_DIFFERENTIABLE or name in LAYER_STEPS or name in NN_EXTRA_STEPS, (
+        assert name in NON_DIFFERENTIABLE or name in LAYER_STEPS, (
             f"non-differentiable primitive {name!r} has no check: add it to NON_DIFFERENTIABLE "
             "in tests/specs_engine.py, or to LAYER_STEPS in tests/test_layer_steps.py"
         )
     else:
         assert name in SPECS, (
-            f"primitive {name!r} has no gradient spec: add one to tests/specs_engine.py "
-            f"(engine) or tests/specs_layers.py (layers)"
+            f"primitive {name!r} has no gradient spec: add one to a tests/specs_*.py module "
+            f"(specs_engine.py: engine, specs_layers.py: layers, specs_numpy.py: NumPy ops)"
         )
 
 
@@ -92,6 +114,7 @@ def test_spec_names_a_registered_primitive(name):
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_primitive_passes_check_grads_order_2(name):
+    # jointly in all arguments: the VJP of the VJP along random directions of all of them
     fun, args = SPECS[name](np.random.default_rng(0))
     check_grads(fun, args, order=2)
 

@@ -100,3 +100,76 @@ def test_diagonal_and_its_scatter(rng):
     g = nb.grad(lambda x: nb.sum(nb.diagonal(x, -1) * 2.0))(x)
     np.testing.assert_array_equal(g, 2.0 * np.eye(3, 4, -1))
     check_grads(lambda x: nb.diagonal(x, 0, 1, 0) ** 2, [x], order=2)
+
+
+# -- axes and take_along_axis broadcasting (issue 16) ----------------------------------------
+def test_expand_dims_checks_its_axis_like_numpy():
+    x = np.ones(3)
+    for axis in (5, -3, (0, 3)):
+        with pytest.raises(np.exceptions.AxisError):
+            np.expand_dims(x, axis)
+        with pytest.raises(np.exceptions.AxisError):
+            nb.expand_dims(x, axis)
+    for axis in (0, 1, -1, np.int64(1), (0, 2)):
+        assert nb.expand_dims(x, axis).shape == np.expand_dims(x, axis).shape
+
+
+def test_every_axis_taking_shape_op_checks_its_axis(rng):
+    x = rng.standard_normal((2, 3))
+    calls = {
+        "squeeze": lambda axis: nb.squeeze(x[None], axis),
+        "swapaxes": lambda axis: nb.swapaxes(x, axis, 0),
+        "diagonal": lambda axis: nb.diagonal(x, 0, axis, 1),
+        "take_along_axis": lambda axis: nb.take_along_axis(x, np.zeros((2, 3), int), axis),
+        "concatenate": lambda axis: nb.concatenate([x, x], axis=axis),
+        "stack": lambda axis: nb.stack([x, x], axis=axis),
+        "softmax": lambda axis: nb.ops.softmax(x, axis=axis),
+        "log_softmax": lambda axis: nb.ops.log_softmax(x, axis=axis),
+    }
+    for name, call in calls.items():
+        with pytest.raises(np.exceptions.AxisError):
+            call(5)
+        call(np.int64(0))  # NumPy integers are axes
+    with pytest.raises(ValueError, match="cannot squeeze"):
+        nb.squeeze(x, 0)
+
+
+def test_take_along_axis_broadcasts_indices_forward_and_backward(rng):
+    x = rng.standard_normal((3, 4))
+    for indices, axis in ((np.array([[0, 2, 2]]), 1),  # one row of indices for every row
+                          (np.array([[1], [0]]), 0),  # one column for every column
+                          (np.zeros((1, 1), int), 1)):
+        np.testing.assert_array_equal(nb.take_along_axis(x, indices, axis),
+                                      np.take_along_axis(x, indices, axis))
+        check_grads(lambda x, i=indices, a=axis: nb.take_along_axis(x, i, a) ** 2, [x])
+
+
+def test_take_along_axis_input_broadcast_against_indices(rng):
+    x = rng.standard_normal((1, 4))  # broadcast to 5 rows by the indices
+    indices = rng.integers(0, 4, (5, 2))
+    np.testing.assert_array_equal(nb.take_along_axis(x, indices, 1),
+                                  np.take_along_axis(x, indices, 1))
+    check_grads(lambda x: nb.take_along_axis(x, indices, 1) ** 2, [x])
+
+
+def test_take_along_axis_gradient_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((3, 4))
+    indices = np.array([[0, 3, 3]])
+    ours = nb.grad(lambda x: nb.sum(nb.take_along_axis(x, indices, 1) ** 2))(x)
+    tx = torch.tensor(x, requires_grad=True)
+    ti = torch.tensor(indices).expand(3, 3)  # torch.gather does not broadcast
+    (torch.gather(tx, 1, ti) ** 2).sum().backward()
+    np.testing.assert_allclose(ours, tx.grad.numpy())
+
+
+def test_take_along_axis_needs_matching_rank():
+    with pytest.raises(ValueError, match="must have the input's 2 dimensions"):
+        nb.take_along_axis(np.ones((2, 3)), np.array([0, 1]), 1)
+
+
+def test_matmul_with_a_zero_inner_dimension_is_zeros():
+    a, b = np.ones((2, 0)), np.ones((0, 3))
+    np.testing.assert_array_equal(nb.matmul(a, b), np.zeros((2, 3)))
+    ga, gb = nb.grad(lambda a, b: nb.sum(nb.matmul(a, b)), argnums=(0, 1))(a, b)
+    assert ga.shape == (2, 0) and gb.shape == (0, 3)

@@ -119,7 +119,8 @@ class _Resolver:
             if id(value.data) in self.live or value.requires_grad:
                 return _LIVE, value
             return _CONST, value.data
-        if type(value) is np.ndarray:
+        if type(value) is np.ndarray or _is_result_scalar(value):
+            # (a NumPy scalar: the full reduction of a plain array, a result like any other)
             key = id(value)
             if key in self.slot_of_array:
                 return _SLOT, self.slot_of_array[key]
@@ -138,9 +139,14 @@ class _Resolver:
         if isinstance(value, Tensor):
             self.slot_of_tensor[id(value)] = slot
             self.slot_of_array[id(value.data)] = slot
-        elif type(value) is np.ndarray:
+        elif type(value) is np.ndarray or _is_result_scalar(value):
             self.slot_of_array[id(value)] = slot
         return slot
+
+
+def _is_result_scalar(value):
+    """A NumPy number a primitive returned (np.True_ / np.False_ are shared singletons: no)."""
+    return isinstance(value, np.generic) and type(value) is not np.bool_
 
 
 def _has_mask(values):
@@ -238,7 +244,7 @@ class Program:
                     f"{prim.name} with a boolean mask: the result's shape depends on values")
             kind = _MANY if isinstance(result, tuple) else (
                 _ARRAY if isinstance(result, Tensor) else _AS_IS)
-            program.forward.append((prim.impl, sources, out, kind))
+            program.forward.append((prim.impl_for(args), sources, out, kind))
             if isinstance(result, Tensor) and result._prim is prim:
                 node_of_tensor[id(result)] = len(program.nodes)
                 program.nodes.append(program._node(prim, args, sources, out, node_of_tensor,

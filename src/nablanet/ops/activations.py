@@ -8,6 +8,7 @@ written with nablanet ops, so the backward pass can be differentiated again.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import shape_of
@@ -16,10 +17,29 @@ from nablanet.ops.reductions import sum as reduce_sum
 
 
 def _negative_axis(axis, x):
+    """``axis`` (any integer type) as a negative int; NumPy's AxisError when out of range."""
     ndim = len(shape_of(x))
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of bounds for an input of shape {shape_of(x)}")
-    return axis - ndim if axis >= 0 else axis
+    return normalize_axis_index(axis, ndim) - ndim
+
+
+def shift_by_max(x, axis):
+    """``x - max(x)`` along ``axis``, the exponent of a stable softmax.
+
+    In a slice holding ``+inf`` it is the limit instead of NaN: 0 at the ``+inf``
+    entries and ``-inf`` elsewhere, so softmax is uniform over them (``[1, 0]`` for
+    ``[inf, 0]``).  A slice of only ``-inf`` stays NaN (softmax has no limit there).
+    An empty array stays empty (a float copy).
+    """
+    if x.size == 0:
+        return x.astype(np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype)
+    top = np.maximum.reduce(x, axis=axis, keepdims=True)
+    if np.isfinite(np.minimum.reduce(top, axis=None)) and np.isfinite(
+            np.maximum.reduce(top, axis=None)):
+        return np.subtract(x, top)  # the common case: two small reductions check it
+    with np.errstate(invalid="ignore"):  # inf - inf: replaced by the limit below
+        shifted = np.subtract(x, top)
+    limit = np.where(np.isposinf(x), 0.0, -np.inf).astype(x.dtype)
+    return np.where(np.isposinf(top), limit, shifted)
 
 
 # -- logistic family -------------------------------------------------------------------
@@ -229,9 +249,8 @@ def leaky_relu(x, negative_slope=0.01):
 
 # -- softmax family ----------------------------------------------------------------------
 def _softmax_impl(x, axis=-1):
-    x = np.asarray(x)
     # ufunc methods directly: np.max / np.sum add ~5 us of Python dispatch each
-    e = np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True))
+    e = shift_by_max(np.asarray(x), axis)
     np.exp(e, out=e)
     e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
@@ -247,8 +266,10 @@ _softmax.defvjp(_softmax_rule)
 
 
 def _log_softmax_impl(x, axis=-1):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = shift_by_max(np.asarray(x), axis)
+    if shifted.size == 0:
+        return shifted  # nothing to normalise (and no log of an empty sum)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _log_softmax_rule(g, ans, x, axis=-1):

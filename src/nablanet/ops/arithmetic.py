@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import shape_of
+from nablanet.autodiff.tensor import Tensor, shape_of
 from nablanet.ops._broadcast import unbroadcast
 
 
@@ -30,7 +30,7 @@ def _binary_rules(dx, dy):
     return rule_x, rule_y
 
 
-identity = Primitive("identity", lambda x: x)
+identity = Primitive("identity", lambda x: x, preserves_dtype=True)
 # d x / d x = 1
 identity.defvjp(lambda g, ans, x: g)
 
@@ -74,14 +74,29 @@ negative.defvjp(lambda g, ans, x: -g)
 
 
 def _power_dbase(g, ans, x, y):
-    # d(x^y)/dx = y x^(y-1)
-    return g * y * power(x, y - 1)
+    # d(x^y)/dx = y x^(y-1), and exactly 0 where y = 0 (x^0 is constant; PyTorch masks it
+    # too): the exponent there is moved to 1 so that no 0 * inf = NaN appears at x = 0, in
+    # this derivative or in any higher one (the masked power is differentiated the same way)
+    if isinstance(y, Tensor) or np.ndim(y):
+        safe = where(compare(y, 0, op=np.equal), 1.0, y)
+    else:
+        safe = 1.0 if y == 0 else y  # a constant exponent (x ** 2): no mask to build
+    return g * y * power(x, safe - 1)
 
 
 def _power_dexponent(g, ans, x, y):
-    # d(x^y)/dy = x^y log x  (taken as 0 where x == 0, as the limit for y > 0)
-    safe = where(compare(x, 0, op=np.greater), x, 1.0)
+    # d(x^y)/dy = x^y log x: NaN for x < 0 (no real derivative: NumPy warns), 0 at x = 0
+    # for y >= 0 (the limit of x^y log x; log sees 1 there), -inf at x = 0 for y < 0
+    safe = where(_zero_base_limit(x, y), 1.0, x)
     return g * ans * log(safe)
+
+
+def _zero_base_limit_impl(x, y):
+    return (np.asarray(x) == 0) & (np.asarray(y) >= 0)
+
+
+# where x^y log x -> 0; a primitive (not differentiated) so that a replay recomputes it
+_zero_base_limit = Primitive("power_zero_base", _zero_base_limit_impl, differentiable=False)
 
 
 power = Primitive("power", np.power)
@@ -129,7 +144,7 @@ _tie_split = Primitive("tie_split", _tie_split_impl, differentiable=False)
 compare = Primitive("compare", lambda a, b, op: op(a, b), differentiable=False)
 
 
-maximum = Primitive("maximum", np.maximum)
+maximum = Primitive("maximum", np.maximum, preserves_dtype=True)
 # d max(x, y) = [x > y] dx + [y > x] dy, ties split evenly
 maximum.defvjp(
     *_binary_rules(
@@ -137,7 +152,7 @@ maximum.defvjp(
     )
 )
 
-minimum = Primitive("minimum", np.minimum)
+minimum = Primitive("minimum", np.minimum, preserves_dtype=True)
 # d min(x, y) = [x < y] dx + [y < x] dy, ties split evenly
 minimum.defvjp(
     *_binary_rules(
@@ -165,7 +180,7 @@ def _branch_mask_impl(condition, branch):
 
 
 _branch_mask = Primitive("where_branch_mask", _branch_mask_impl, differentiable=False)
-where = Primitive("where", _where_impl)
+where = Primitive("where", _where_impl, preserves_dtype=True)
 # d where(c, x, y) = where(c, dx, dy)
 where.defvjp(None, _where_rule(True), _where_rule(False))
 
@@ -191,7 +206,7 @@ def _clip_rule(g, ans, x, lo, hi):
     return unbroadcast(where(inside, g, 0.0), shape_of(x), _ndim(ans))
 
 
-clip = Primitive("clip", _clip_impl)
+clip = Primitive("clip", _clip_impl, preserves_dtype=True)
 # d clip(x, lo, hi) = [lo <= x <= hi] dx  (PyTorch passes the gradient at the bounds)
 clip.defvjp(_clip_rule, None, None)
 

@@ -49,7 +49,7 @@ def _linear_first_order(g, ans, needs, x, weight, bias):
 
 
 _linear = Primitive("linear", _linear_impl)
-_linear.defvjp_joint(_linear_rule)
+_linear.defvjp_joint(_linear_rule, values=(0, 1, 2))
 _linear.defvjp_inplace(_linear_first_order, needs_exclusive=False)
 
 

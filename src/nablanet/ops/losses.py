@@ -11,7 +11,8 @@ import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import raw, shape_of
-from nablanet.ops.activations import _log_softmax, _sigmoid, _softmax, softplus
+from nablanet.ops._broadcast import unbroadcast
+from nablanet.ops.activations import _log_softmax, _sigmoid, _softmax, shift_by_max, softplus
 from nablanet.ops.arithmetic import log, maximum
 from nablanet.ops.reductions import sum as reduce_sum
 from nablanet.ops.shape import reshape
@@ -45,8 +46,25 @@ def _check_same_shape(name, a, b, what="targets"):
 # -- binary cross-entropy ----------------------------------------------------------------
 def _bce_logits_impl(z, y):
     z = np.asarray(z)
+    if not _all_finite(z):
+        return _bce_logits_at_infinity(z, y).astype(z.dtype, copy=False)
     out = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
     return out.astype(z.dtype, copy=False)
+
+
+def _all_finite(a):
+    """No inf or NaN in ``a``: two reductions, no temporary, no warning."""
+    return a.size == 0 or bool(np.isfinite(np.maximum.reduce(a, axis=None)) and np.isfinite(
+        np.minimum.reduce(a, axis=None)))
+
+
+def _bce_logits_at_infinity(z, y):
+    # the limits z -> +inf: (1 - y) * inf (0 for y = 1); z -> -inf: y * inf (0 for y = 0)
+    with np.errstate(invalid="ignore"):
+        out = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        up = np.where(y == 1, 0.0, (1 - y) * np.inf)
+        down = np.where(y == 0, 0.0, y * np.inf)
+    return np.where(np.isposinf(z), up, np.where(np.isneginf(z), down, out))
 
 
 def _bce_logits_rule(g, ans, needs, z, y):
@@ -57,7 +75,7 @@ def _bce_logits_rule(g, ans, needs, z, y):
 
 
 _bce_logits = Primitive("binary_cross_entropy_with_logits", _bce_logits_impl)
-_bce_logits.defvjp_joint(_bce_logits_rule)
+_bce_logits.defvjp_joint(_bce_logits_rule, values=(0, 1))
 
 
 def binary_cross_entropy_with_logits(
@@ -95,11 +113,46 @@ def binary_cross_entropy_with_logits(
     if pos_weight is None:
         loss = _bce_logits(logits, targets)
     else:
-        # l = (1 - y) z + (1 + (w_pos - 1) y) softplus(-z)
-        loss = (1 - targets) * logits + (1 + (pos_weight - 1) * targets) * softplus(-logits)
+        loss = _bce_logits_weighted(logits, targets, pos_weight)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+def _bce_logits_weighted_impl(z, y, w):
+    # l = (1 - y) z + c softplus(-z), c = 1 + (w - 1) y: w weighs the positive term
+    z = np.asarray(z)
+    c = 1 + (np.asarray(w) - 1) * y
+    with np.errstate(invalid="ignore"):
+        out = (1 - y) * z + c * (np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
+    if not _all_finite(z):
+        # the limits: z -> +inf gives (1 - y) inf (0 for y = 1); z -> -inf gives w y inf
+        # (0 for y = 0); -z (c - (1 - y)) = -z w y there
+        with np.errstate(invalid="ignore"):
+            up = np.where(y == 1, 0.0, (1 - y) * np.inf)
+            down = np.where(y * w == 0, 0.0, y * w * np.inf)
+        out = np.where(np.isposinf(z), up, np.where(np.isneginf(z), down, out))
+    return out.astype(z.dtype, copy=False)
+
+
+def _bce_logits_weighted_rule(g, ans, needs, z, y, w):
+    # dl/dz = (1 - y) - c sigma(-z),  dl/dy = -z + (w - 1) softplus(-z),
+    # dl/dw = y softplus(-z)  (summed over what w was broadcast to)
+    c = 1 + (w - 1) * y
+    dz = g * ((1 - y) - c * _sigmoid(-z)) if needs[0] else None
+    dy = dw = None
+    if needs[1] or needs[2]:
+        tail = softplus(-z)
+        if needs[1]:
+            dy = unbroadcast(g * (-z + (w - 1) * tail), shape_of(y), len(shape_of(ans)))
+        if needs[2]:
+            dw = unbroadcast(g * (y * tail), shape_of(w), len(shape_of(ans)))
+    return dz, dy, dw
+
+
+_bce_logits_weighted = Primitive("binary_cross_entropy_with_logits_weighted",
+                                 _bce_logits_weighted_impl)
+_bce_logits_weighted.defvjp_joint(_bce_logits_weighted_rule, values=(0, 1, 2))
 
 
 def _bce_impl(p, y):
@@ -110,16 +163,25 @@ def _bce_impl(p, y):
     return (-(y * log_p + (1 - y) * log_q)).astype(p.dtype, copy=False)
 
 
+#: PyTorch's floor of the derivative's denominator (-1e12 at p = 0, y = 1).
+_DENOMINATOR_FLOOR = 1e-12
+
+
 def _bce_rule(g, ans, needs, p, y):
-    # dl/dp = (p - y) / (p (1 - p)), the denominator floored at 1e-12 (PyTorch)
-    dp = g * ((p - y) / maximum(p * (1 - p), 1e-12)) if needs[0] else None
+    # dl/dp = (1 - y) / (1 - p) - y / p, each denominator floored at 1e-12 on its own:
+    # PyTorch's value where it floors, but exact for the other class (PyTorch floors
+    # p (1 - p) whole: at p = 1e-13, y = 0 its dl/dp is 0.1 and d2l/dp2 1e12; here 1 and 1)
+    dp = None
+    if needs[0]:
+        floor = _DENOMINATOR_FLOOR
+        dp = g * ((1 - y) / maximum(1 - p, floor) - y / maximum(p, floor))
     # dl/dy = log(1 - p) - log p, each floored at -100
     dy = g * (maximum(log(1 - p), -100.0) - maximum(log(p), -100.0)) if needs[1] else None
     return dp, dy
 
 
 _bce = Primitive("binary_cross_entropy", _bce_impl)
-_bce.defvjp_joint(_bce_rule)
+_bce.defvjp_joint(_bce_rule, values=(0, 1))
 
 
 def binary_cross_entropy(probs, targets, reduction="mean", weight=None):
@@ -168,9 +230,15 @@ def binary_cross_entropy(probs, targets, reduction="mean", weight=None):
 
 # -- softmax cross-entropy ---------------------------------------------------------------
 def _softmax_ce_impl(z, y):
-    shifted = z - np.max(z, axis=-1, keepdims=True)
-    log_p = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-    return -np.sum(y * log_p, axis=-1)
+    log_p = shift_by_max(np.asarray(z), -1)
+    if log_p.size:
+        log_p -= np.log(np.add.reduce(np.exp(log_p), axis=-1, keepdims=True))
+    if _all_finite(log_p):
+        terms = y * log_p
+    else:
+        with np.errstate(invalid="ignore"):  # 0 log 0 = 0: a class of zero weight costs nothing
+            terms = np.where(y == 0, 0.0, y * log_p)
+    return -np.add.reduce(terms, axis=-1)
 
 
 def _expand_last(g):
@@ -192,7 +260,7 @@ def _softmax_ce_rule(g, ans, needs, z, y):
 
 
 _softmax_ce = Primitive("softmax_cross_entropy", _softmax_ce_impl)
-_softmax_ce.defvjp_joint(_softmax_ce_rule)
+_softmax_ce.defvjp_joint(_softmax_ce_rule, values=(0, 1))
 
 
 def _pick(values, labels):
@@ -204,7 +272,7 @@ def _pick(values, labels):
 
 def _ce_index_impl(z, labels, denominator=1):
     z = np.asarray(z)
-    shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True))
+    shifted = shift_by_max(z, -1)
     lse = np.log(np.add.reduce(np.exp(shifted), axis=-1))
     return z.dtype.type(np.add.reduce(lse - _pick(shifted, labels), axis=None) / denominator)
 
@@ -234,7 +302,7 @@ def _ce_index_first_order(g, ans, needs, z, labels, denominator=1):
     # the rule above on plain arrays, in place in the fresh softmax: (p - onehot) g / d
     if z.ndim != 2 or (g.ndim if type(g) is np.ndarray else np.ndim(g)) != 0:
         return None  # (a batch of cotangents: the ordinary rule)
-    p = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True))
+    p = shift_by_max(z, -1)
     np.exp(p, out=p)
     p /= np.add.reduce(p, axis=-1, keepdims=True)
     p[np.arange(len(labels)), labels] -= 1
@@ -243,7 +311,7 @@ def _ce_index_first_order(g, ans, needs, z, labels, denominator=1):
 
 
 _ce_index = Primitive("softmax_cross_entropy_index", _ce_index_impl)
-_ce_index.defvjp_joint(_ce_index_rule)
+_ce_index.defvjp_joint(_ce_index_rule, values=(0,))
 _ce_index.defvjp_inplace(_ce_index_first_order, needs_exclusive=False)
 
 
@@ -341,6 +409,8 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
     dtype = np.asarray(raw(logits)).dtype
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)  # integer logits are promoted (nablanet.autodiff.primitive)
     n_classes = shape[-1]
     if reduction != "none" and weight is None and not label_smoothing:
         labels = _plain_labels(target, shape, ignore_index)

@@ -13,6 +13,7 @@ import numpy as np
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import Tensor, raw, shape_of
 from nablanet.ops.arithmetic import sqrt
+from nablanet.ops.reductions import accurate_sum
 from nablanet.ops.reductions import mean as reduce_mean
 from nablanet.ops.reductions import sum as reduce_sum
 from nablanet.ops.shape import reshape
@@ -65,8 +66,9 @@ def _batch_norm_inplace(g, ans, needs, x, weight, bias, inv_std, xhat, eps=1e-5)
     if g.ndim != 2 or xhat.dtype != g.dtype or (weight is not None and weight.dtype != g.dtype):
         return None
     n = g.shape[0]
-    g_sum = np.add.reduce(g, axis=0)
-    gx_sum = np.einsum("ij,ij->j", g, xhat)
+    g_sum = accurate_sum(g, axis=0)
+    accumulate = np.float64 if n > _SEQUENTIAL_ROWS and g.dtype.itemsize < 8 else None
+    gx_sum = np.einsum("ij,ij->j", g, xhat, dtype=accumulate).astype(g.dtype, copy=False)
     dx = None
     if needs[0]:
         g -= g_sum * (1.0 / n)
@@ -77,7 +79,7 @@ def _batch_norm_inplace(g, ans, needs, x, weight, bias, inv_std, xhat, eps=1e-5)
 
 
 _batch_norm = Primitive("batch_norm", _batch_norm_impl)
-_batch_norm.defvjp_joint(_batch_norm_rule)
+_batch_norm.defvjp_joint(_batch_norm_rule, values=(0, 1, 2))
 _batch_norm.defvjp_inplace(_batch_norm_inplace)
 
 
@@ -164,6 +166,11 @@ def batch_norm(
     (array([0.2]), array([1.1]))
     """
     _check_shapes(x, running_mean, running_var, weight, bias)
+    if training and shape_of(x)[0] == 0:
+        raise ValueError(
+            "batch_norm: training needs at least one row for the batch statistics, got an "
+            f"empty batch of shape {tuple(shape_of(x))} (the running statistics would be NaN)"
+        )
     if training:
         return _batch_norm_train(
             x, running_mean, running_var, weight, bias, momentum, eps, num_batches_tracked
@@ -182,15 +189,24 @@ def batch_norm(
     return out
 
 
+#: Rows a float32 batch statistic sums in its own precision (relative error ~ rows * 6e-8).
+_SEQUENTIAL_ROWS = 1024
+
+
 def batch_statistics(xv, eps):
     """Batch mean, biased variance, 1/sqrt(var + eps) and xhat of a plain (N, C) array."""
     n = xv.shape[0]
-    # one pass per statistic, no squared temporary: mean, centred, sum of squares
-    mean = np.add.reduce(xv, axis=0)
+    # two passes (mean, then the centred sum of squares, no squared temporary); for many
+    # float32 rows both accumulate in float64, as NumPy sums rows sequentially
+    wide = n > _SEQUENTIAL_ROWS and xv.dtype.itemsize < 8
+    accumulate = np.float64 if wide else None
+    mean = np.add.reduce(xv, axis=0, dtype=accumulate)
     mean /= n
+    mean = mean.astype(xv.dtype, copy=False)
     xhat = xv - mean
-    var = np.einsum("ij,ij->j", xhat, xhat)
+    var = np.einsum("ij,ij->j", xhat, xhat, dtype=accumulate)
     var /= n
+    var = var.astype(xv.dtype, copy=False)
     inv_std = 1 / np.sqrt(var + eps)
     xhat *= inv_std
     return mean, var, inv_std, xhat

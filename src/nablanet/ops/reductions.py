@@ -8,25 +8,23 @@ negative indices so that leading batch axes of the cotangent pass through.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import shape_of
-from nablanet.ops.arithmetic import exp
+from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops.arithmetic import exp, where
 from nablanet.ops.shape import broadcast_to, reshape
 
 
 def _axes(axis, ndim):
-    """Reduced axes as a sorted tuple of non-negative ints."""
+    """Reduced axes as a sorted tuple of non-negative ints.
+
+    Any integer type (``np.int64(0)``) is an axis; one out of range or repeated raises
+    NumPy's ``AxisError`` / ``ValueError``.
+    """
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
-        axis = (axis,)
-    out = []
-    for a in axis:
-        if not -ndim <= a < ndim:
-            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
-        out.append(a % ndim)
-    return tuple(sorted(out))
+    return tuple(sorted(normalize_axis_tuple(axis, ndim)))
 
 
 def _kept_shape(shape, axis):
@@ -48,13 +46,31 @@ def _spread(g, x_shape, axis, keepdims):
     return broadcast_to(g, gshape[:n_batch] + tuple(x_shape))
 
 
+#: Above this many elements a float32/float16 sum accumulates in float64: NumPy sums a
+#: non-contiguous axis (the rows of a batch) sequentially, with an error growing with N.
+_WIDE_ACCUMULATION_SIZE = 1 << 16
+
+
+def accurate_sum(x, axis=None, keepdims=False):
+    """``np.add.reduce`` of an ndarray, accumulated in float64 for large low-precision input.
+
+    The sequential sum of 2M float32 rows offset by 100 is off by more than a standard
+    deviation; accumulated in float64 it is exact to float32's rounding.
+    """
+    if x.size > _WIDE_ACCUMULATION_SIZE and x.itemsize < 8 and x.dtype.kind == "f":
+        return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=np.float64).astype(x.dtype)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+
 def _sum_impl(x, axis=None, keepdims=False):
     if type(x) is np.ndarray:  # the ufunc method directly: np.sum's dispatch costs ~3 us
+        if x.size > _WIDE_ACCUMULATION_SIZE:  # (one comparison on the common path)
+            return accurate_sum(x, axis=axis, keepdims=keepdims)
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-sum = Primitive("sum", _sum_impl)  # noqa: A001 - mirrors numpy.sum
+sum = Primitive("sum", _sum_impl, preserves_dtype=True)  # noqa: A001 - mirrors numpy.sum
 # d sum(x) / dx_i = 1: the cotangent is copied to every summed element
 sum.defvjp(lambda g, ans, x, axis=None, keepdims=False: _spread(g, shape_of(x), axis, keepdims))
 
@@ -91,19 +107,21 @@ def _min_impl(x, axis=None, keepdims=False):
     return np.min(x, axis=axis, keepdims=keepdims)
 
 
-max = Primitive("max", _max_impl)  # noqa: A001 - mirrors numpy.max
+max = Primitive("max", _max_impl, preserves_dtype=True)  # noqa: A001 - mirrors numpy.max
 max.defvjp(_extreme_rule)
-min = Primitive("min", _min_impl)  # noqa: A001 - mirrors numpy.min
+min = Primitive("min", _min_impl, preserves_dtype=True)  # noqa: A001 - mirrors numpy.min
 min.defvjp(_extreme_rule)
 
 
 def _logsumexp_impl(x, axis=None, keepdims=False):
-    shift = np.max(x, axis=axis, keepdims=True)
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)  # validated here: an empty sum's log is -inf, not an error
+    shift = np.maximum.reduce(x, axis=axes, keepdims=True, initial=-np.inf)
     shift = np.where(np.isfinite(shift), shift, 0)
     with np.errstate(divide="ignore"):  # all entries -inf: the log-sum-exp is -inf
-        out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+        out = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
     if not keepdims:
-        out = np.squeeze(out, axis=_axes(axis, np.ndim(x)))
+        out = np.squeeze(out, axis=axes)
     return out
 
 
@@ -112,7 +130,29 @@ def _logsumexp_rule(g, ans, x, axis=None, keepdims=False):
     shape = shape_of(x)
     kept = _kept_shape(shape, axis)
     probs = exp(x - reshape(ans, kept))
+    if np.isposinf(raw(ans)).any():
+        # a slice holding +inf: softmax's limit, uniform over its +inf entries (exp(inf - inf)
+        # is NaN); a replayed backward pass keeps the branch it was recorded with
+        probs = where(_at_infinity(x, ans, axis=axis), _infinite_share(x, ans, axis=axis), probs)
     return _spread(g, shape, axis, keepdims) * probs
+
+
+def _at_infinity_impl(x, ans, axis=None):
+    x = np.asarray(x)
+    return np.broadcast_to(np.isposinf(np.reshape(ans, _kept_shape(x.shape, axis))), x.shape)
+
+
+def _infinite_share_impl(x, ans, axis=None):
+    x = np.asarray(x)
+    hit = np.isposinf(x)
+    count = np.maximum(np.sum(hit, axis=_axes(axis, x.ndim), keepdims=True), 1)
+    return (hit / count).astype(x.dtype)
+
+
+# masks of the rule above, primitives (not differentiated) so that a replay recomputes them
+_at_infinity = Primitive("logsumexp_at_infinity", _at_infinity_impl, differentiable=False)
+_infinite_share = Primitive("logsumexp_infinite_share", _infinite_share_impl,
+                            differentiable=False)
 
 
 logsumexp = Primitive("logsumexp", _logsumexp_impl)

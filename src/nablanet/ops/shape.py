@@ -8,8 +8,9 @@ cotangent are kept by addressing axes from the end.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.primitive import ALL_ARGUMENTS, Primitive
 from nablanet.autodiff.tensor import raw, shape_of
 from nablanet.ops._broadcast import unbroadcast
 
@@ -23,7 +24,7 @@ def _reshape_impl(x, shape):
     return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
 
 
-reshape = Primitive("reshape", _reshape_impl)
+reshape = Primitive("reshape", _reshape_impl, preserves_dtype=True)
 # reshaping moves no values: the cotangent is reshaped back
 reshape.defvjp(
     lambda g, ans, x, shape: reshape(g, shape_of(g)[: _n_batch(g, ans)] + tuple(shape_of(x)))
@@ -43,13 +44,14 @@ def _transpose_rule(g, ans, x, axes=None):
     return transpose(g, tuple(range(k)) + tuple(k + a for a in inverse))
 
 
-transpose = Primitive("transpose", _transpose_impl)
+transpose = Primitive("transpose", _transpose_impl, preserves_dtype=True)
 transpose.defvjp(_transpose_rule)
 
 
 def swapaxes(x, axis1, axis2):
     """Interchange two axes (a transpose)."""
     ndim = len(shape_of(x))
+    axis1, axis2 = normalize_axis_index(axis1, ndim), normalize_axis_index(axis2, ndim)
     perm = list(range(ndim))
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return transpose(x, tuple(perm))
@@ -63,26 +65,29 @@ def _broadcast_to_impl(x, shape):
     return np.broadcast_to(x, shape)
 
 
-broadcast_to = Primitive("broadcast_to", _broadcast_to_impl)
+broadcast_to = Primitive("broadcast_to", _broadcast_to_impl, preserves_dtype=True)
 # broadcasting copies values: their cotangents are summed back
 broadcast_to.defvjp(lambda g, ans, x, shape: unbroadcast(g, shape_of(x), len(shape)))
 
 
 def expand_dims(x, axis):
-    """Insert a length-one axis at ``axis`` (a reshape)."""
-    shape = list(shape_of(x))
-    axis = axis % (len(shape) + 1)
-    shape.insert(axis, 1)
-    return reshape(x, tuple(shape))
+    """Insert length-one axes at ``axis`` (an int or a tuple, as ``numpy.expand_dims``).
+
+    Raises NumPy's ``AxisError`` for an axis out of range of the result.
+    """
+    shape = tuple(shape_of(x))
+    axes = normalize_axis_tuple(axis, len(shape) + len(np.atleast_1d(axis)))
+    rest = iter(shape)
+    return reshape(x, tuple(1 if i in axes else next(rest) for i in range(len(shape) + len(axes))))
 
 
 def squeeze(x, axis=None):
-    """Remove length-one axes (a reshape)."""
+    """Remove length-one axes (a reshape); ``axis`` of another length raises ValueError."""
     shape = shape_of(x)
     if axis is None:
         keep = [s for s in shape if s != 1]
     else:
-        axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = set(normalize_axis_tuple(axis, len(shape)))
         for a in axes:
             if shape[a] != 1:
                 raise ValueError(f"cannot squeeze axis {a} of size {shape[a]}")
@@ -154,7 +159,7 @@ def _gather_batched(g, index, k):
     return transpose(out, perm)
 
 
-getitem = Primitive("getitem", _getitem_impl)
+getitem = Primitive("getitem", _getitem_impl, preserves_dtype=True)
 getitem.shape_from_mask = True
 # indexing gathers: the cotangent is scattered (added) back where values came from
 getitem.defvjp(
@@ -183,7 +188,7 @@ def _index_add_rule(g, ans, values, index, shape, n_batch):
     return _gather_batched(g, index, _n_batch(g, ans) + n_batch)
 
 
-index_add = Primitive("index_add", _index_add_impl)
+index_add = Primitive("index_add", _index_add_impl, preserves_dtype=True)
 index_add.shape_from_mask = True
 index_add.defvjp(_index_add_rule)
 
@@ -201,14 +206,18 @@ def _scatter_along_impl(values, indices, axis, shape):
     vals = np.asarray(values)
     n_batch = vals.ndim - len(shape)
     out = np.zeros(vals.shape[:n_batch] + tuple(shape), dtype=vals.dtype)
-    where = _along_axis_index(indices, axis, len(shape), n_batch)
+    where = _along_axis_index(indices, axis, len(shape), n_batch, vals.shape[n_batch:])
     np.add.at(out, where, vals)
     return out
 
 
-def _along_axis_index(indices, axis, ndim, n_batch):
-    """The fancy index that take_along_axis(x, indices, axis) reads, with batch slices."""
+def _along_axis_index(indices, axis, ndim, n_batch, out_shape):
+    """The fancy index that take_along_axis(x, indices, axis) reads, with batch slices.
+
+    ``out_shape`` is the gather's result (``indices`` broadcast off ``axis``).
+    """
     axis = axis % ndim
+    indices = np.broadcast_to(indices, out_shape)
     grids = []
     for dim in range(ndim):
         if dim == axis:
@@ -220,29 +229,50 @@ def _along_axis_index(indices, axis, ndim, n_batch):
     return (slice(None),) * n_batch + tuple(grids)
 
 
+def _gathered_shape(x_shape, indices_shape, axis):
+    """The shape ``x`` is broadcast to before the gather (its own size along ``axis``)."""
+    x_shape, indices_shape = list(x_shape), list(indices_shape)
+    indices_shape[axis] = x_shape[axis]
+    return np.broadcast_shapes(tuple(x_shape), tuple(indices_shape))
+
+
 def _take_along_axis_rule(g, ans, x, indices, axis):
-    # a gather's transpose: add the cotangent into the gathered positions
-    return scatter_along_axis(g, indices, axis, shape_of(x))
+    # a gather's transpose: add the cotangent into the gathered positions (of x broadcast
+    # against the indices), then sum what broadcasting copied
+    x_shape = tuple(shape_of(x))
+    full = _gathered_shape(x_shape, indices.shape, axis)
+    spread = scatter_along_axis(g, indices, axis, full)
+    return unbroadcast(spread, x_shape, len(full)) if full != x_shape else spread
 
 
 def _scatter_along_rule(g, ans, values, indices, axis, shape):
     # a scatter's transpose: gather the cotangent from the scattered positions
     k = len(shape_of(g)) - len(shape)
-    return getitem(g, _along_axis_index(indices, axis, len(shape), k))
+    return getitem(g, _along_axis_index(indices, axis, len(shape), k,
+                                        shape_of(values)[-len(shape):]))
 
 
-take_along_axis_p = Primitive("take_along_axis", _take_along_axis_impl)
+take_along_axis_p = Primitive("take_along_axis", _take_along_axis_impl, preserves_dtype=True)
 take_along_axis_p.defvjp(_take_along_axis_rule, None, None)
-scatter_along_axis = Primitive("scatter_along_axis", _scatter_along_impl)
+scatter_along_axis = Primitive("scatter_along_axis", _scatter_along_impl, preserves_dtype=True)
 scatter_along_axis.defvjp(_scatter_along_rule, None, None, None)
 
 
 def take_along_axis(x, indices, axis):
-    """Gather ``x`` along ``axis`` at integer ``indices`` (same rank as ``x``)."""
+    """Gather ``x`` along ``axis`` at integer ``indices`` (``numpy.take_along_axis``).
+
+    ``indices`` has ``x``'s rank; off ``axis`` the two broadcast against each other
+    (a column of indices picks the same rows from every column), forward and backward.
+    """
     indices = np.asarray(raw(indices))
     if indices.dtype.kind not in "iu":
         raise TypeError(f"take_along_axis: indices must be integers, got dtype {indices.dtype}")
-    return take_along_axis_p(x, indices, axis % len(shape_of(x)))
+    ndim = len(shape_of(x))
+    if indices.ndim != ndim:
+        raise ValueError(
+            f"take_along_axis: indices must have the input's {ndim} dimensions, got "
+            f"shape {indices.shape} for input of shape {tuple(shape_of(x))}")
+    return take_along_axis_p(x, indices, normalize_axis_index(axis, ndim))
 
 
 # -- joining -------------------------------------------------------------------------
@@ -263,8 +293,8 @@ def _concatenate_rule(g, ans, needs, *arrays, axis=0):
     return tuple(cots)
 
 
-_concatenate_p = Primitive("concatenate", _concatenate_impl)
-_concatenate_p.defvjp_joint(_concatenate_rule)
+_concatenate_p = Primitive("concatenate", _concatenate_impl, preserves_dtype=True)
+_concatenate_p.defvjp_joint(_concatenate_rule, values=ALL_ARGUMENTS)
 
 
 def concatenate(*arrays, axis=0):
@@ -288,8 +318,8 @@ def _stack_rule(g, ans, needs, *arrays, axis=0):
     )
 
 
-_stack_p = Primitive("stack", _stack_impl)
-_stack_p.defvjp_joint(_stack_rule)
+_stack_p = Primitive("stack", _stack_impl, preserves_dtype=True)
+_stack_p.defvjp_joint(_stack_rule, values=ALL_ARGUMENTS)
 
 
 def stack(*arrays, axis=0):
@@ -316,12 +346,12 @@ def _diagonal_scatter_impl(values, offset, axis1, axis2, shape):
     return out
 
 
-diagonal_p = Primitive("diagonal", _diagonal_impl)
+diagonal_p = Primitive("diagonal", _diagonal_impl, preserves_dtype=True)
 # the diagonal's cotangent is written back onto the diagonal of zeros
 diagonal_p.defvjp(
     lambda g, ans, x, offset, axis1, axis2: diagonal_scatter(g, offset, axis1, axis2, shape_of(x))
 )
-diagonal_scatter = Primitive("diagonal_scatter", _diagonal_scatter_impl)
+diagonal_scatter = Primitive("diagonal_scatter", _diagonal_scatter_impl, preserves_dtype=True)
 # the scatter's transpose reads the diagonal back
 diagonal_scatter.defvjp(
     lambda g, ans, values, offset, axis1, axis2, shape: diagonal_p(g, offset, axis1, axis2)
@@ -331,7 +361,10 @@ diagonal_scatter.defvjp(
 def diagonal(x, offset=0, axis1=0, axis2=1):
     """The diagonal of ``x`` over two axes, as the last axis (``numpy.diagonal``)."""
     ndim = len(shape_of(x))
-    a1, a2 = axis1 % ndim - ndim, axis2 % ndim - ndim
+    a1 = normalize_axis_index(axis1, ndim) - ndim
+    a2 = normalize_axis_index(axis2, ndim) - ndim
+    if a1 == a2:
+        raise ValueError("diagonal: axis1 and axis2 cannot be the same")
     return diagonal_p(x, offset, a1, a2)
 
 

@@ -184,7 +184,7 @@ def _install():
     from nablanet.autodiff.primitive import Primitive
 
     global _cast
-    _cast = Primitive("cast", _cast_impl)
+    _cast = Primitive("cast", _cast_impl, preserves_dtype=True)
     _cast.defvjp(_cast_rule)
 
     methods = {
