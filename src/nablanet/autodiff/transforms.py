@@ -41,6 +41,8 @@ _LEAF = tree_flatten(0.0)[1]
 # -- arguments -------------------------------------------------------------------------
 def _normalize_argnums(argnums, nargs):
     """``(single, nums)``: whether argnums is an int, and the argnums as non-negative ints."""
+    if type(argnums) is int and -nargs <= argnums < nargs:  # the common case, first
+        return True, (argnums % nargs,)
     single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
     nums = (argnums,) if single else tuple(argnums) if isinstance(argnums, (tuple, list)) else None
     if nums is None or not all(
@@ -62,10 +64,10 @@ def _normalize_argnums(argnums, nargs):
 
 def _as_input(x, position):
     """A fresh tensor variable for ``x``; linked to ``x`` when an outer pass traces it."""
-    from nablanet.ops.arithmetic import identity
-
     if isinstance(x, Tensor):
         if x.requires_grad and mode.is_grad_enabled():
+            from nablanet.ops.arithmetic import identity
+
             return identity(x), True
         data = x.data
     else:
@@ -105,24 +107,14 @@ def _trace(fun, args, nums, single, has_aux=False):
     """Call ``fun`` with the leaves of the differentiated arguments wrapped as variables."""
     args = list(args)
     traced = _Traced()
-    traced.inputs, defs = [], []
-    nested = mode.inside_trace()
-    for i in nums:
-        x = args[i]
-        if type(x) is np.ndarray or isinstance(x, Tensor):  # one leaf: the common case
-            leaves, treedef = [x], _LEAF
-        else:
-            leaves, treedef = tree_flatten(x)
-        variables = []
-        for k, leaf in enumerate(leaves):
-            var, linked = _as_input(leaf, i if treedef is _LEAF else f"{i} (leaf {k})")
-            nested = nested or linked
-            variables.append(var)
-        args[i] = variables[0] if treedef is _LEAF else tree_unflatten(treedef, variables)
-        traced.inputs += variables
-        defs.append(treedef)
-    traced.in_def = defs[0] if single else PyTreeDef(tuple, None, tuple(defs))
-    traced.nested = nested
+    x = args[nums[0]]
+    if single and (type(x) is np.ndarray or isinstance(x, Tensor)):  # the common case
+        var, linked = _as_input(x, nums[0])
+        args[nums[0]] = var
+        traced.inputs, traced.in_def = [var], _LEAF
+    else:
+        linked = _wrap_pytrees(traced, args, nums, single)
+    traced.nested = linked or mode.inside_trace()
     with mode.enable_grad(), mode.TracingScope():
         out = fun(*args)
         traced.aux = None
@@ -135,6 +127,23 @@ def _trace(fun, args, nums, single, has_aux=False):
             traced.outs = [leaf if isinstance(leaf, Tensor) else _constant(leaf) for leaf in leaves]
         traced.root = _join(traced.outs)
     return traced
+
+
+def _wrap_pytrees(traced, args, nums, single):
+    """Replace ``args[i]`` by its structure of variables; True if one is an outer variable."""
+    traced.inputs, defs, linked = [], [], False
+    for i in nums:
+        leaves, treedef = tree_flatten(args[i])
+        variables = []
+        for k, leaf in enumerate(leaves):
+            var, link = _as_input(leaf, i if treedef is _LEAF else f"{i} (leaf {k})")
+            linked = linked or link
+            variables.append(var)
+        args[i] = tree_unflatten(treedef, variables)
+        traced.inputs += variables
+        defs.append(treedef)
+    traced.in_def = defs[0] if single else PyTreeDef(tuple, None, tuple(defs))
+    return linked
 
 
 def _split_aux(result, nested):
@@ -253,6 +262,8 @@ def _check_float_outputs(traced, name):
 
 def _gradients(traced, values):
     """Per-leaf results rebuilt in the structure of the differentiated arguments."""
+    if traced.in_def is _LEAF:
+        return values[0]
     return tree_unflatten(traced.in_def, values)
 
 
@@ -325,8 +336,10 @@ def value_and_grad(fun, argnums=0, has_aux=False, replay=False):
 
 def _as_input_dtypes(cots, inputs):
     """Cotangents in their variables' dtypes (a float64 loss of float32 inputs, as JAX)."""
-    return [c.astype(v.dtype) if type(c) is np.ndarray and c.dtype != v.dtype else c
-            for c, v in zip(cots, inputs, strict=True)]
+    for i, (c, v) in enumerate(zip(cots, inputs, strict=True)):
+        if type(c) is np.ndarray and c.dtype != v.dtype:
+            cots[i] = c.astype(v.dtype)
+    return cots
 
 
 def grad(fun, argnums=0, has_aux=False):

@@ -1,0 +1,113 @@
+"""Forward mode on the 1,210-parameter MLP loss: forward-over-reverse vs reverse-over-reverse.
+
+Times, in interleaved rounds (order alternating, so a change in machine load hits all
+alike):
+
+- one Hessian-vector product: ``nb.jvp(nb.grad(loss), (theta,), (v,))`` (forward over
+  reverse, by transposing the VJP), ``nb.hvp(loss)`` (reverse over reverse) and
+  ``torch.func.jvp(torch.func.grad(loss))``;
+- the full Hessian: ``nb.jacfwd(nb.grad(loss))`` vs ``nb.jacrev(nb.grad(loss))`` (what
+  ``nb.hessian`` computes) vs ``torch.func.hessian`` (jacfwd over jacrev).
+
+The model is bench/_mlp.py's (64-16-10 tanh MLP, softmax cross-entropy on 256 samples,
+float64).  Run: ``python bench/forward_mode.py [--repeats 7] [--threads 1]``; writes
+bench/results/forward_mode.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _mlp import N_PARAMS, nablanet_loss, problem, torch_loss  # noqa: E402
+from _timing import save  # noqa: E402
+
+import nablanet as nb  # noqa: E402
+
+
+def _torch_case(X, Y, theta, v):
+    try:
+        import torch
+    except ImportError:
+        return {}
+    loss = torch_loss(X, Y)
+    th, vt = torch.from_numpy(theta), torch.from_numpy(v)
+    grad = torch.func.grad(loss)
+    hess = torch.func.hessian(loss)
+    return {"hvp": {"torch_jvp_grad": lambda: torch.func.jvp(grad, (th,), (vt,))[1].numpy()},
+            "hessian": {"torch_hessian": lambda: hess(th).numpy()}}
+
+
+def _interleaved_medians(funs, repeats):
+    """Median seconds per name: one warm-up call each, then rounds in alternating order."""
+    for fun in funs.values():
+        fun()
+    times = {name: [] for name in funs}
+    for r in range(repeats):
+        for name in list(funs) if r % 2 == 0 else list(reversed(funs)):
+            start = time.perf_counter()
+            funs[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    opts = parser.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(opts.threads)
+    try:
+        import torch
+
+        torch.set_num_threads(opts.threads)
+    except ImportError:
+        pass
+
+    X, _, Y, theta = problem(0)
+    v = np.random.default_rng(1).standard_normal(N_PARAMS)
+    loss = nablanet_loss(X, Y)
+    gradient = nb.grad(loss)
+    cases = {
+        "hvp": {"nb_jvp_grad": lambda: nb.jvp(gradient, (theta,), (v,))[1],
+                "nb_hvp": lambda: nb.hvp(loss)(theta, v)},
+        "hessian": {"nb_jacfwd_grad": lambda: nb.jacfwd(gradient)(theta),
+                    "nb_jacrev_grad": lambda: nb.jacrev(gradient)(theta)},
+    }
+    for kind, funs in _torch_case(X, Y, theta, v).items():
+        cases[kind].update(funs)
+    record = {"n_params": N_PARAMS, "repeats": opts.repeats, "threads": opts.threads,
+              "seconds": {}, "ratios": {}, "max_abs_diff": {}}
+    for kind, funs in cases.items():
+        reference_name = next(iter(funs))
+        reference = funs[reference_name]()
+        for name, fun in funs.items():
+            if name != reference_name:
+                err = float(np.max(np.abs(np.asarray(fun()) - reference)))
+                record["max_abs_diff"][f"{name}_vs_{reference_name}"] = err
+        medians = _interleaved_medians(funs, opts.repeats)
+        line = f"{kind:8s}" + "".join(f" | {n} {1e3 * s:8.2f} ms" for n, s in medians.items())
+        print(line)
+        names = list(medians)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                ratio = medians[a] / medians[b]
+                record["ratios"][f"{a}_over_{b}"] = ratio
+                print(f"{'':8s}   {a}/{b} = {ratio:.2f}")
+        record["seconds"].update(medians)
+    print("max |differences|:", {k: f"{e:.2g}" for k, e in record["max_abs_diff"].items()})
+    print("wrote", save("forward_mode", record))
+    return record
+
+
+if __name__ == "__main__":
+    main()
