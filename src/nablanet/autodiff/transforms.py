@@ -119,7 +119,7 @@ def _trace(fun, args, nums, single, has_aux=False):
         out = fun(*args)
         traced.aux = None
         if has_aux:
-            out, traced.aux = _split_aux(out, nested)
+            out, traced.aux = _split_aux(out, traced.nested)
         if isinstance(out, Tensor):
             traced.outs, traced.out_def = [out], _LEAF
         else:
