@@ -405,11 +405,16 @@ def test_grad_refuses_pytree_complex_and_vector_outputs():
         nb.grad(lambda x: nb.sum(x), has_aux=True)(x)
 
 
-def test_integer_leaves_and_outputs_are_refused_naming_the_fix():
+def test_integer_leaves_are_refused_naming_the_fix_and_discrete_outputs_have_zero_jacobians():
     with pytest.raises(TypeError, match=r"argument 0 \(leaf 1\) has dtype int64.*floats"):
         nb.grad(lambda p: nb.sum(p["a"]) + nb.sum(p["b"]))({"a": np.ones(2), "b": np.arange(2)})
-    with pytest.raises(TypeError, match="jacobian needs floating-point outputs"):
-        nb.jacobian(lambda x: np.arange(3))(np.ones(2))
+    # a boolean or integer output is piecewise constant: its derivative is 0 where it exists
+    for transform in (nb.jacrev, nb.jacfwd):
+        mask, total = transform(lambda x: (x > 0, nb.sum(x)))(np.array([1.0, -1.0]))
+        assert mask.dtype == np.float64 and mask.shape == (2, 2) and not mask.any()
+        np.testing.assert_array_equal(total, np.ones(2))
+    with pytest.raises(TypeError, match="returned a str, where arrays"):
+        nb.jacobian(lambda x: "x")(np.ones(2))
 
 
 def test_mismatched_cotangents_and_directions_are_clear_errors():
@@ -457,6 +462,33 @@ def test_replay_with_pytrees_runs_eagerly_and_agrees(rng):
         extra = (params,) if transform is nb.hvp else ()
         for _ in range(4):
             assert_same_tree(replayed(params, x, *extra), eager(params, x, *extra), rtol=0)
-    vector = nb.jacobian(lambda x: (x * 2, nb.sum(x)), replay=True)
-    for _ in range(4):
-        assert_same_tree(vector(x[0]), (2 * np.eye(3), np.ones(3)), rtol=0)
+
+
+def test_pytree_outputs_replay_bit_for_bit(rng, monkeypatch):
+    # a tuple output (and so hessian with tuple argnums) replays its joined root
+    from nablanet.autodiff import replay
+
+    runs, original = [], replay.Program.run
+
+    def counted(self, *args):
+        result = original(self, *args)
+        runs.append("replayed")
+        return result
+
+    monkeypatch.setattr(replay.Program, "run", counted)
+
+    def f(x, y):
+        return nb.sum(nb.tanh(x * y)) + nb.sum(x ** 3 * y)
+
+    hessian, eager = nb.hessian(f, argnums=(0, 1), replay=True), nb.hessian(f, argnums=(0, 1))
+    vector = nb.jacobian(lambda x: (x * 2, nb.sum(x ** 2)), replay=True)
+    for _ in range(5):
+        x, y = rng.standard_normal(3), rng.standard_normal(3)
+        got, want = hessian(x, y), eager(x, y)
+        assert tree_structure(got) == tree_structure(want)
+        for g, w in zip(tree_leaves(got), tree_leaves(want), strict=True):
+            assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+        jx, jsum = vector(x)
+        np.testing.assert_array_equal(jx, 2 * np.eye(3))
+        np.testing.assert_array_equal(jsum, 2 * x)
+    assert runs == ["replayed"] * 6

@@ -153,8 +153,7 @@ def test_bad_primals_and_tangents_are_clear_errors():
         nb.jvp(f, (np.ones(2),), (np.ones(2), np.ones(2)))
     with pytest.raises(TypeError, match="dtype int64; differentiation needs floating-point"):
         nb.jvp(f, (np.arange(2),), (np.ones(2),))
-    with pytest.raises(TypeError, match="jacfwd needs floating-point outputs"):
-        nb.jacfwd(lambda x: np.arange(2))(np.ones(2))
+    np.testing.assert_array_equal(nb.jacfwd(lambda x: np.arange(2))(np.ones(3)), np.zeros((2, 3)))
     # an integer tangent is a direction like any other
     np.testing.assert_array_equal(nb.jvp(f, (np.ones(2),), (np.array([1, 2]),))[1], [2.0, 4.0])
 

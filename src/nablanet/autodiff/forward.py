@@ -21,11 +21,9 @@ from nablanet.autodiff.engine import backprop
 from nablanet.autodiff.pytree import tree_flatten, tree_unflatten
 from nablanet.autodiff.tensor import Tensor, shape_of
 from nablanet.autodiff.transforms import (
-    _check_float_outputs,
     _identity_rows,
     _join,
     _join_cotangents,
-    _layout,
     _normalize_argnums,
     _output,
     _pull,
@@ -44,13 +42,12 @@ class _Linearization:
     ``batch + var.shape``) as a cotangent of the root, ``batch + root.shape``.
     """
 
-    def __init__(self, traced, name):
-        _check_float_outputs(traced, name)
+    def __init__(self, traced):
         self.traced = traced
         root = traced.root
-        self.u = Tensor(np.zeros(root.shape, dtype=root.dtype), requires_grad=True)
-        self.live, self.transposed = [], None
+        self.u, self.live, self.transposed = None, [], None
         if root.requires_grad:
+            self.u = Tensor(np.zeros(root.shape, dtype=root.dtype), requires_grad=True)
             ws = backprop(root, self.u, traced.inputs, create_graph=True)
             self.live = [i for i, w in enumerate(ws) if isinstance(w, Tensor) and w.requires_grad]
             if self.live:
@@ -60,8 +57,9 @@ class _Linearization:
     def push(self, tangents, batch, record):
         """J t, as a cotangent of the root (arrays, or Tensors when ``record``)."""
         root = self.traced.root
-        if self.transposed is None:  # no output depends on the inputs
-            return np.zeros(tuple(batch) + root.shape, dtype=root.dtype)
+        if self.transposed is None:  # no output depends on the inputs (or it is discrete)
+            dtype = np.result_type(root.dtype, *[var.dtype for var in self.traced.inputs])
+            return np.zeros(tuple(batch) + root.shape, dtype=dtype)
         cot = _join_cotangents([tangents[i] for i in self.live], batch, record)
         (pushed,) = _pull(self.transposed, [self.u], cot, record, batch)
         return pushed
@@ -122,7 +120,7 @@ def _linearize_primals(fun, primals, has_aux, name):
     if not primals:
         raise ValueError(f"{name}: no primals given; the function needs an argument")
     traced = _trace(fun, tuple(primals), tuple(range(len(primals))), False, has_aux)
-    return _Linearization(traced, name)
+    return _Linearization(traced)
 
 
 def jvp(fun, primals, tangents, has_aux=False):
@@ -230,7 +228,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     @functools.wraps(fun)
     def wrapped(*args):
         single, nums = _normalize_argnums(argnums, len(args))
-        lin = _Linearization(_trace(fun, args, nums, single, has_aux), "jacfwd")
+        lin = _Linearization(_trace(fun, args, nums, single, has_aux))
         jac = _forward_jacobian(lin)
         return (jac, lin.traced.aux) if has_aux else jac
 
@@ -254,12 +252,12 @@ def _forward_jacobian(lin):
         chunks.append(lin.push(tangents, batch, record))
     pushed = _rows(chunks, n, root)  # (n,) + root.shape: row j is J e_j
     m = root.size
-    per_input, start = [], 0
+    layout, per_input, start = traced.layout(), [], 0
     for var, size in zip(inputs, sizes, strict=True):
         block = _transpose(_reshape(pushed[start:start + size], (size, m)))
-        per_input.append(traced.split_rows(block, var.shape))
+        per_input.append(layout.split_rows(block, var.shape))
         start += size
-    return _layout(traced, _output_blocks(per_input, record))
+    return layout.arrange(_output_blocks(per_input, record))
 
 
 def _rows(chunks, n, root):

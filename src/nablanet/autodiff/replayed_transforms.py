@@ -19,7 +19,6 @@ import numpy as np
 
 from nablanet.autodiff import mode
 from nablanet.autodiff.replay import (
-    NotReplayableError,
     Program,
     ProgramCache,
     ReplayMissError,
@@ -74,16 +73,6 @@ class Replayer:
             program.variables = list(inputs)
             program.extra = extra
             return program
-
-        self.cache.add(key, build)
-
-    def decline(self, key, reason):
-        """Settle ``key`` as never replayed (its calls run eagerly, unrecorded)."""
-        if key is None:
-            return
-
-        def build():
-            raise NotReplayableError(reason)
 
         self.cache.add(key, build)
 

@@ -91,16 +91,36 @@ class _Traced:
 
     __slots__ = ("outs", "out_def", "root", "inputs", "in_def", "nested", "aux")
 
+    def layout(self):
+        """Where the blocks of this trace's Jacobians go (see :class:`_Layout`)."""
+        return _Layout([out.shape for out in self.outs], self.out_def, self.in_def)
+
+
+class _Layout:
+    """A Jacobian's layout: the output leaves' shapes and structure, the inputs' structure."""
+
+    __slots__ = ("out_shapes", "out_def", "in_def")
+
+    def __init__(self, out_shapes, out_def, in_def):
+        self.out_shapes, self.out_def, self.in_def = out_shapes, out_def, in_def
+
     def split_rows(self, full, tail):
         """``full`` (rows indexing the root's elements, then ``tail``) cut per output leaf."""
-        if len(self.outs) == 1:
-            return [_reshape(full, self.outs[0].shape + tail)]
+        if len(self.out_shapes) == 1:
+            return [_reshape(full, self.out_shapes[0] + tail)]
         pieces, start = [], 0
-        for out in self.outs:
-            stop = start + out.size
-            pieces.append(_reshape(full[start:stop], out.shape + tail))
+        for shape in self.out_shapes:
+            stop = start + int(np.prod(shape, dtype=np.int64))
+            pieces.append(_reshape(full[start:stop], shape + tail))
             start = stop
         return pieces
+
+    def arrange(self, per_input):
+        """``per_input[i][k]``, the block of output leaf k and input leaf i, as JAX lays
+        them out: the output's structure, each leaf holding the inputs' structure."""
+        per_output = [tree_unflatten(self.in_def, [column[k] for column in per_input])
+                      for k in range(len(self.out_shapes))]
+        return tree_unflatten(self.out_def, per_output)
 
 
 def _trace(fun, args, nums, single, has_aux=False):
@@ -249,15 +269,6 @@ def _check_scalar(traced, name="grad"):
         )
     if out.dtype.kind != "f":
         raise TypeError(f"{name} requires a floating-point output, got dtype {out.dtype}")
-
-
-def _check_float_outputs(traced, name):
-    for out in traced.outs:
-        if out.dtype.kind not in "fc":
-            raise TypeError(
-                f"{name} needs floating-point outputs, got dtype {out.dtype}: an integer or "
-                f"boolean output has no derivative. Return floats (e.g. x.astype(float))"
-            )
 
 
 def _gradients(traced, values):
@@ -412,7 +423,6 @@ def vjp(fun, *primals, has_aux=False):
     """
     nums = tuple(range(len(primals)))
     traced = _trace(fun, primals, nums, False, has_aux)
-    _check_float_outputs(traced, "vjp")
 
     def pullback(cotangent):
         record = traced.nested or mode.inside_trace()
@@ -500,25 +510,22 @@ def jacobian(fun, argnums=0, has_aux=False, replay=False):
         if replayer is not None:
             program, key, values = replayer.lookup(args, nums)
             if program is not None:
-                result = _replayed_jacobian(replayer, program, values, single)
+                result = _replayed_jacobian(replayer, program, values)
                 if result is not None:
                     return result
         with Replayer.record(key) as recorder:
             traced = _trace(fun, args, nums, single, has_aux)
-        _check_float_outputs(traced, "jacobian")
         out = traced.root
         rows = _rows_per_pass(out, traced.inputs)
-        if replayer is not None:
-            if traced.out_def is _LEAF:
-                replayer.add(key, recorder, args, traced.inputs, nums, out, rows=rows)
-            else:
-                replayer.decline(key, "a pytree output: jacobian runs eagerly")
+        layout = traced.layout()
+        if replayer is not None:  # a pytree output replays too: its joined root is recorded
+            replayer.add(key, recorder, args, traced.inputs, nums, out, rows=rows, layout=layout)
         blocks = [[] for _ in traced.inputs]
         for seed in _identity_rows(out.shape, out.dtype, rows):
             cots = _pull(out, traced.inputs, seed, traced.nested, seed.shape[:1])
             for block, cot in zip(blocks, cots, strict=True):
                 block.append(cot)
-        jac = _assemble(traced, blocks)
+        jac = _assemble(layout, blocks, traced.inputs, out.size, out.dtype)
         return (jac, traced.aux) if has_aux else jac
 
     return wrapped
@@ -546,22 +553,14 @@ def _stack_rows(block, var, m, dtype):
     return block[0] if len(block) == 1 else concatenate(*block, axis=0)
 
 
-def _assemble(traced, blocks):
-    """Per input the stacked rows, cut per output leaf and laid out as JAX does."""
-    m = traced.root.size
-    per_input = [traced.split_rows(_stack_rows(block, var, m, traced.root.dtype), var.shape)
-                 for var, block in zip(traced.inputs, blocks, strict=True)]
-    return _layout(traced, per_input)
+def _assemble(layout, blocks, variables, m, dtype):
+    """Per variable the stacked rows, cut per output leaf and laid out as JAX does."""
+    per_input = [layout.split_rows(_stack_rows(block, var, m, dtype), var.shape)
+                 for var, block in zip(variables, blocks, strict=True)]
+    return layout.arrange(per_input)
 
 
-def _layout(traced, per_input):
-    """``per_input[i][k]``, the block of output leaf k and input leaf i, as out x in trees."""
-    per_output = [tree_unflatten(traced.in_def, [column[k] for column in per_input])
-                  for k in range(len(traced.outs))]
-    return tree_unflatten(traced.out_def, per_output)
-
-
-def _replayed_jacobian(replayer, program, values, single):
+def _replayed_jacobian(replayer, program, values):
     seeds = list(_identity_rows(program.root_shape, program.root_dtype, program.extra["rows"]))
     replayed = replayer.run(program, values, seeds)
     if replayed is None:
@@ -573,10 +572,7 @@ def _replayed_jacobian(replayer, program, values, single):
         for block, var, cot in zip(blocks, variables, cots, strict=True):
             block.append(cot if cot is not None else _zeros_like_cotangent(seed.shape[:1], var))
     m = int(np.prod(program.root_shape, dtype=np.int64))
-    result = [_reshape(_stack_rows(block, var, m, program.root_dtype),
-                       tuple(program.root_shape) + var.shape)
-              for var, block in zip(variables, blocks, strict=True)]
-    return result[0] if single else tuple(result)
+    return _assemble(program.extra["layout"], blocks, variables, m, program.root_dtype)
 
 
 def _rows_per_pass(out, inputs):
@@ -678,11 +674,8 @@ def hvp(fun, argnums=0, replay=False):
             _check_scalar(traced, "hvp")
             out = traced.root
             grads = _pull(out, traced.inputs, np.ones(out.shape, dtype=out.dtype), True)
-        if replayer is not None and single:
-            if traced.in_def is _LEAF:
-                replayer.add(key, recorder, args, traced.inputs, nums, grads[0])
-            else:
-                replayer.decline(key, "a pytree argument: hvp runs eagerly")
+        if replayer is not None and single:  # (pytree arguments have no key: eager)
+            replayer.add(key, recorder, args, traced.inputs, nums, grads[0])
         return _gradients(traced, _push_direction(traced, grads, v))
 
     return wrapped
