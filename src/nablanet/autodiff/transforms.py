@@ -118,6 +118,8 @@ class _Layout:
     def arrange(self, per_input):
         """``per_input[i][k]``, the block of output leaf k and input leaf i, as JAX lays
         them out: the output's structure, each leaf holding the inputs' structure."""
+        if self.out_def is _LEAF and self.in_def is _LEAF:  # one array from one array
+            return per_input[0][0]
         per_output = [tree_unflatten(self.in_def, [column[k] for column in per_input])
                       for k in range(len(self.out_shapes))]
         return tree_unflatten(self.out_def, per_output)
