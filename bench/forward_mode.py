@@ -7,7 +7,9 @@ alike):
   reverse, by transposing the VJP), ``nb.hvp(loss)`` (reverse over reverse) and
   ``torch.func.jvp(torch.func.grad(loss))``;
 - the full Hessian: ``nb.jacfwd(nb.grad(loss))`` vs ``nb.jacrev(nb.grad(loss))`` (what
-  ``nb.hessian`` computes) vs ``torch.func.hessian`` (jacfwd over jacrev).
+  ``nb.hessian`` computes) vs ``torch.func.hessian`` (jacfwd over jacrev);
+- a tall Jacobian, where forward mode pays: ``x -> tanh(B tanh(A x))`` from R^2 to
+  R^2000, ``nb.jacfwd`` vs ``nb.jacrev`` vs ``torch.func.jacfwd``.
 
 The model is bench/_mlp.py's (64-16-10 tanh MLP, softmax cross-entropy on 256 samples,
 float64).  Run: ``python bench/forward_mode.py [--repeats 7] [--threads 1]``; writes
@@ -43,6 +45,26 @@ def _torch_case(X, Y, theta, v):
     hess = torch.func.hessian(loss)
     return {"hvp": {"torch_jvp_grad": lambda: torch.func.jvp(grad, (th,), (vt,))[1].numpy()},
             "hessian": {"torch_hessian": lambda: hess(th).numpy()}}
+
+
+def _tall_case():
+    """f: R^2 -> R^2000 (two tangents against 2,000 cotangent rows)."""
+    rng = np.random.default_rng(2)
+    A, B = rng.standard_normal((2000, 2)), 0.01 * rng.standard_normal((2000, 2000))
+    x = rng.standard_normal(2)
+
+    def f(x):
+        return nb.tanh(B @ nb.tanh(A @ x))
+
+    cases = {"nb_jacfwd": lambda: nb.jacfwd(f)(x), "nb_jacrev": lambda: nb.jacrev(f)(x)}
+    try:
+        import torch
+    except ImportError:
+        return cases
+    At, Bt, xt = torch.from_numpy(A), torch.from_numpy(B), torch.from_numpy(x)
+    jac = torch.func.jacfwd(lambda x: torch.tanh(Bt @ torch.tanh(At @ x)))
+    cases["torch_jacfwd"] = lambda: jac(xt).numpy()
+    return cases
 
 
 def _interleaved_medians(funs, repeats):
@@ -82,8 +104,9 @@ def main(argv=None):
                 "nb_hvp": lambda: nb.hvp(loss)(theta, v)},
         "hessian": {"nb_jacfwd_grad": lambda: nb.jacfwd(gradient)(theta),
                     "nb_jacrev_grad": lambda: nb.jacrev(gradient)(theta)},
+        "tall_jac": _tall_case(),
     }
-    for kind, funs in _torch_case(X, Y, theta, v).items():
+    for kind, funs in _torch_case(X, Y, theta, v).items():  # (tall_jac adds its own)
         cases[kind].update(funs)
     record = {"n_params": N_PARAMS, "repeats": opts.repeats, "threads": opts.threads,
               "seconds": {}, "ratios": {}, "max_abs_diff": {}}

@@ -429,6 +429,15 @@ def test_mismatched_cotangents_and_directions_are_clear_errors():
         nb.hvp(lambda p: nb.sum(p[0] * p[1]))((np.ones(2), np.ones(2)), np.ones(2))
 
 
+def test_transforms_without_arguments_say_what_is_missing():
+    with pytest.raises(TypeError, match="needs at least one primal"):
+        nb.vjp(lambda: nb.tensor(1.0))
+    with pytest.raises(ValueError, match="no primals given"):
+        nb.jvp(lambda: nb.tensor(1.0), (), ())
+    with pytest.raises(ValueError, match="called with 0 positional arguments"):
+        nb.grad(lambda: nb.tensor(1.0))()
+
+
 def test_vjp_of_a_pytree_output_keeps_batch_axes(rng):
     A = rng.standard_normal((3, 2))
     _, pullback = nb.vjp(lambda x: (A @ x, nb.sum(x)), np.ones(2))

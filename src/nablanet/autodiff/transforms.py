@@ -423,6 +423,8 @@ def vjp(fun, *primals, has_aux=False):
     >>> pullback(np.array([1.0, 3.0]))
     (array([2., 6.]),)
     """
+    if not primals:
+        raise TypeError("vjp(f, *primals) needs at least one primal: the point to evaluate f at")
     nums = tuple(range(len(primals)))
     traced = _trace(fun, primals, nums, False, has_aux)
 
