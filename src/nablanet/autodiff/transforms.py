@@ -217,6 +217,8 @@ def _join_cotangents(cots, batch, record):
 
 
 def _reshape(x, shape):
+    if type(x) is np.ndarray:
+        return x.reshape(shape)  # (the method: np.reshape's dispatch costs more than it)
     if isinstance(x, Tensor):
         from nablanet.ops.shape import reshape
 
@@ -550,11 +552,13 @@ def _identity_rows(shape, dtype, rows):
 
 def _stack_rows(block, var, m, dtype):
     """The chunks of one variable's Jacobian rows as one ``(m,) + var.shape`` array."""
-    from nablanet.ops.shape import concatenate
-
+    if len(block) == 1:
+        return block[0]
     if not block:  # an empty output: no rows
         return np.zeros((0,) + var.shape, dtype=np.result_type(dtype, var.dtype))
-    return block[0] if len(block) == 1 else concatenate(*block, axis=0)
+    from nablanet.ops.shape import concatenate
+
+    return concatenate(*block, axis=0)
 
 
 def _assemble(layout, blocks, variables, m, dtype):
