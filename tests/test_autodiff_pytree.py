@@ -429,6 +429,14 @@ def test_mismatched_cotangents_and_directions_are_clear_errors():
         nb.hvp(lambda p: nb.sum(p[0] * p[1]))((np.ones(2), np.ones(2)), np.ones(2))
 
 
+def test_each_jacobian_block_keeps_its_output_and_input_dtype():
+    x32 = np.ones(2, dtype=np.float32)
+    for transform in (nb.jacrev, nb.jacfwd):
+        J = transform(lambda x: (x * 2, nb.sum(x) * np.ones(1), x > 0))(x32)
+        assert [j.dtype for j in J] == [np.float32, np.float64, np.float32]
+        np.testing.assert_array_equal(J[0], 2 * np.eye(2))
+
+
 def test_transforms_without_arguments_say_what_is_missing():
     with pytest.raises(TypeError, match="needs at least one primal"):
         nb.vjp(lambda: nb.tensor(1.0))

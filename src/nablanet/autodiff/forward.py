@@ -255,7 +255,7 @@ def _forward_jacobian(lin):
     layout, per_input, start = traced.layout(), [], 0
     for var, size in zip(inputs, sizes, strict=True):
         block = _transpose(_reshape(pushed[start:start + size], (size, m)))
-        per_input.append(layout.split_rows(block, var.shape))
+        per_input.append(layout.split_rows(block, var))
         start += size
     return layout.arrange(_output_blocks(per_input, record))
 

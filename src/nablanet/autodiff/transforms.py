@@ -93,25 +93,32 @@ class _Traced:
 
     def layout(self):
         """Where the blocks of this trace's Jacobians go (see :class:`_Layout`)."""
-        return _Layout([out.shape for out in self.outs], self.out_def, self.in_def)
+        return _Layout([out.shape for out in self.outs], [out.dtype for out in self.outs],
+                       self.out_def, self.in_def)
 
 
 class _Layout:
     """A Jacobian's layout: the output leaves' shapes and structure, the inputs' structure."""
 
-    __slots__ = ("out_shapes", "out_def", "in_def")
+    __slots__ = ("out_shapes", "out_dtypes", "out_def", "in_def")
 
-    def __init__(self, out_shapes, out_def, in_def):
-        self.out_shapes, self.out_def, self.in_def = out_shapes, out_def, in_def
+    def __init__(self, out_shapes, out_dtypes, out_def, in_def):
+        self.out_shapes, self.out_dtypes = out_shapes, out_dtypes
+        self.out_def, self.in_def = out_def, in_def
 
-    def split_rows(self, full, tail):
-        """``full`` (rows indexing the root's elements, then ``tail``) cut per output leaf."""
+    def split_rows(self, full, var):
+        """``full`` (rows indexing the root's elements, then ``var``'s axes) cut per output
+        leaf; joined outputs of several dtypes give each block its own (as JAX does)."""
         if len(self.out_shapes) == 1:
-            return [_reshape(full, self.out_shapes[0] + tail)]
+            return [_reshape(full, self.out_shapes[0] + var.shape)]
         pieces, start = [], 0
-        for shape in self.out_shapes:
+        for shape, dtype in zip(self.out_shapes, self.out_dtypes, strict=True):
             stop = start + int(np.prod(shape, dtype=np.int64))
-            pieces.append(_reshape(full[start:stop], shape + tail))
+            piece = _reshape(full[start:stop], shape + var.shape)
+            wanted = np.result_type(dtype, var.dtype)
+            if type(piece) is np.ndarray and piece.dtype != wanted and wanted.kind in "fc":
+                piece = piece.astype(wanted)
+            pieces.append(piece)
             start = stop
         return pieces
 
@@ -563,7 +570,7 @@ def _stack_rows(block, var, m, dtype):
 
 def _assemble(layout, blocks, variables, m, dtype):
     """Per variable the stacked rows, cut per output leaf and laid out as JAX does."""
-    per_input = [layout.split_rows(_stack_rows(block, var, m, dtype), var.shape)
+    per_input = [layout.split_rows(_stack_rows(block, var, m, dtype), var)
                  for var, block in zip(variables, blocks, strict=True)]
     return layout.arrange(per_input)
 
