@@ -11,6 +11,10 @@ alike):
 - a tall Jacobian, where forward mode pays: ``x -> tanh(B tanh(A x))`` from R^2 to
   R^2000, ``nb.jacfwd`` vs ``nb.jacrev`` vs ``torch.func.jacfwd``.
 
+``--overhead`` instead prints the per-call CPU time of four transforms of tiny functions
+(the pytree layer's cost on the one-array path); run it with ``PYTHONPATH`` set to two
+checkouts in turn to compare them (it needs only grad, value_and_grad, jacobian, hessian).
+
 The model is bench/_mlp.py's (64-16-10 tanh MLP, softmax cross-entropy on 256 samples,
 float64).  Run: ``python bench/forward_mode.py [--repeats 7] [--threads 1]``; writes
 bench/results/forward_mode.json.
@@ -80,11 +84,34 @@ def _interleaved_medians(funs, repeats):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _overhead(repeats):
+    """Best per-call CPU seconds of tiny transforms (CPU time: robust to a loaded machine)."""
+    import timeit
+
+    x = np.array([0.5, -1.0, 2.0])
+    cases = {"grad": nb.grad(lambda x: nb.sum(x * x)),
+             "value_and_grad": nb.value_and_grad(lambda x: nb.sum(nb.tanh(x) * x)),
+             "jacobian": nb.jacobian(lambda x: nb.tanh(x) * 2),
+             "hessian": nb.hessian(lambda x: nb.sum(x ** 3))}
+    result = {}
+    for name, transform in cases.items():
+        transform(x)
+        times = timeit.repeat(lambda t=transform: t(x), number=300, repeat=repeats,
+                              timer=time.process_time)
+        result[name] = min(times) / 300
+        print(f"{name:15s} {1e6 * result[name]:7.1f} us per call (CPU)")
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--overhead", action="store_true",
+                        help="only time tiny transforms (per-call CPU time)")
     opts = parser.parse_args(argv)
+    if opts.overhead:
+        return _overhead(opts.repeats)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(opts.threads)
