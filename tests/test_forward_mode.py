@@ -212,3 +212,11 @@ def test_every_primitive_forward_mode_equals_reverse_mode(name):
         want = sum(np.tensordot(J, t, axes=t.ndim) for J, t in zip(per_out, tangents,
                                                                        strict=True))
         np.testing.assert_allclose(pushed[k], want, rtol=1e-9, atol=1e-11)
+
+
+def test_jvp_of_a_holomorphic_function_of_complex_input():
+    z = np.array([1 + 1j, 2 - 1j])
+    t = np.array([0.5 + 0.2j, 1 - 1j])
+    out, pushed = nb.jvp(lambda z: z * z * (1 + 2j), (z,), (t,))
+    np.testing.assert_allclose(pushed, 2 * z * t * (1 + 2j), rtol=1e-14)
+    np.testing.assert_allclose(nb.jacfwd(lambda z: z * z)(z), np.diag(2 * z), rtol=1e-14)
