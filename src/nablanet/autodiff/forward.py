@@ -17,20 +17,19 @@ import functools
 import numpy as np
 
 from nablanet.autodiff import mode
-from nablanet.autodiff.engine import backprop
-from nablanet.autodiff.pytree import tree_flatten, tree_unflatten
-from nablanet.autodiff.tensor import Tensor, shape_of
-from nablanet.autodiff.transforms import (
-    _identity_rows,
+from nablanet.autodiff._traced import (
     _join,
     _join_cotangents,
     _normalize_argnums,
     _output,
     _pull,
     _reshape,
-    _rows_per_pass,
     _trace,
 )
+from nablanet.autodiff.engine import backprop
+from nablanet.autodiff.pytree import tree_flatten, tree_unflatten
+from nablanet.autodiff.tensor import Tensor, shape_of
+from nablanet.autodiff.transforms import _identity_rows, _rows_per_pass
 
 __all__ = ["jacfwd", "jvp", "linearize"]
 
