@@ -57,7 +57,7 @@ def _load_flat(net, theta):
     start = 0
     for p in net.parameters():
         size = p.data.size
-        p.data = theta[start:start + size].reshape(p.shape).astype(p.data.dtype)
+        p._set_data(theta[start:start + size].reshape(p.shape).astype(p.data.dtype))
         start += size
 
 

@@ -349,7 +349,7 @@ class Module:
         """
         for value in list(self.parameters()) + list(self.buffers()):
             if value.data.dtype.kind == "f":
-                value.data = value.data.astype(dtype)
+                value._set_data(value.data.astype(dtype))
             if value.grad is not None and value.grad.data.dtype.kind == "f":
                 value.grad = Tensor(value.grad.data.astype(dtype))
         for module in self.modules():

@@ -89,6 +89,8 @@ class BatchNorm1d(Module):
             self.running_mean.data[...] = 0
             self.running_var.data[...] = 1
             self.num_batches_tracked.data[...] = 0
+            for buffer in (self.running_mean, self.running_var, self.num_batches_tracked):
+                buffer._bump_version()
 
     def _check_input(self, x, use_batch):
         shape = tuple(shape_of(x))

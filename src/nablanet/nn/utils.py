@@ -123,6 +123,7 @@ def vector_to_parameters(vec, parameters):
     start = 0
     for p in params:
         p.data[...] = values[start:start + p.data.size].reshape(p.data.shape)
+        p._bump_version()
         start += p.data.size
 
 

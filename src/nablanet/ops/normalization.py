@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import Tensor, raw, shape_of
+from nablanet.autodiff.tensor import Tensor, _record_write, raw, shape_of
 from nablanet.ops.arithmetic import sqrt
 from nablanet.ops.reductions import accurate_sum
 from nablanet.ops.reductions import mean as reduce_mean
@@ -106,10 +106,12 @@ def _update_running(running_mean, running_var, mean, var, n, factor):
         rm = raw(running_mean)
         rm *= 1 - factor
         rm += factor * mean
+        _record_write(rm)  # an eval-mode graph that read the old statistics must refuse
     if running_var is not None and n > 1:
         rv = raw(running_var)
         rv *= 1 - factor
         rv += (factor * n / (n - 1)) * var
+        _record_write(rv)
 
 
 def batch_norm(
