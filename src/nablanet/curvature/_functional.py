@@ -216,6 +216,17 @@ class ModelFunction:
             )
         return loss * self.batch_weight(batch)
 
+    def loss_at(self, theta):
+        """The data set's loss at ``theta`` (a plain float; nothing recorded)."""
+        from nablanet.autodiff import mode
+
+        theta = Tensor(np.asarray(theta, dtype=self.dtype))
+        total = 0.0
+        with mode.no_grad():
+            for batch in self.batches:
+                total += float(self.batch_loss(self.outputs(theta, batch), batch).data)
+        return total
+
     def leaf(self, theta0):
         """A fresh variable holding ``theta0``."""
         return Tensor(np.array(theta0, dtype=self.dtype), requires_grad=True)

@@ -130,14 +130,27 @@ class CurvatureOperator(LinearOperator):
         return max(1, _BLOCK_ELEMENTS // max(1, n_b * width))
 
     def loss_and_gradient(self):
-        """The data set's loss and its gradient at :attr:`theta` (by the same batches)."""
+        """The data set's loss and its gradient at :attr:`theta` (by the same batches).
+
+        GGN and Fisher kinds reuse their recorded forward passes: the gradient is
+        ``J^T dL/df``, one first-order backward pass per batch.
+        """
         loss, grad = 0.0, np.zeros(self.shape[0], dtype=self.dtype)
         for batch in self._fn.batches:
-            block = (self._block(batch) if self.kind == "hessian"
-                     else HessianBlock(self._fn, self.theta, batch))
-            loss += block.loss
-            grad += block.gradient()
+            block = self._block(batch)
+            if self.kind == "hessian":
+                loss += block.loss
+                grad += block.gradient()
+                continue
+            value, dout = self._output_curvature.loss_and_output_gradient(
+                block.jacobian.values, batch)
+            loss += value
+            grad += block.jacobian.vjp(dout[None])[0]
         return loss, grad
+
+    def loss_at(self, theta):
+        """The data set's loss with ``theta`` (P,) as the parameters (no graph recorded)."""
+        return self._fn.loss_at(theta)
 
     def clear_cache(self):
         """Forget the recorded graphs (they are rebuilt on the next product)."""

@@ -177,11 +177,16 @@ class OutputCurvature:
     # -- gradients and samples --------------------------------------------------------------
     def output_gradient(self, values, batch, targets):
         """``d(batch loss)/d outputs`` at ``targets`` (``w s`` times the NLL's gradient)."""
+        return self.loss_and_output_gradient(values, batch, targets)[1]
+
+    def loss_and_output_gradient(self, values, batch, targets=None):
+        """The batch's loss term and its gradient in the outputs (data targets by default)."""
         z = Tensor(np.array(values), requires_grad=True)
         with mode.enable_grad():
             loss = self.fn.batch_loss(z, batch, targets)
         (g,) = backprop(loss, np.ones(loss.shape, dtype=loss.dtype), [z])
-        return _cotangent(g, values.shape, 1, values.dtype).reshape(values.shape)
+        return float(loss.data), _cotangent(g, values.shape, 1, values.dtype).reshape(
+            values.shape)
 
     def sample_targets(self, values, batch, rng):
         """Targets drawn from the model's predictive distribution at ``values``."""
