@@ -144,6 +144,15 @@ def _add_predict(subparsers, common):
     predict.set_defaults(handler=_run_predict)
 
 
+def _add_curvature(subparsers, common):
+    from nablanet.cli.curvature import add_arguments
+
+    add_arguments(subparsers.add_parser(
+        "curvature", parents=[common], help="Hessian / GGN spectrum of a trained network",
+        description="Top eigenvalues, trace and spectral density of a trained network's loss "
+        "Hessian (and GGN); writes curvature.json and spectrum.png."), _positive_int)
+
+
 def build_parser():
     """The argument parser of the ``nablanet`` program."""
     common = argparse.ArgumentParser(add_help=False)
@@ -159,6 +168,7 @@ def build_parser():
     _add_train(subparsers, common)
     _add_verify(subparsers, common)
     _add_predict(subparsers, common)
+    _add_curvature(subparsers, common)
     return parser
 
 
