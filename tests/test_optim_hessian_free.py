@@ -1,4 +1,4 @@
-"""Hessian-free optimisation: CG solve, damping adaptation, backtracking, rejection, and MLP training."""
+"""Hessian-free optimisation: CG, damping, backtracking, rejection, and MLP training."""
 
 import numpy as np
 import pytest

@@ -20,8 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from nablanet.cli.progress import TrainingProgress, make_console, print_metrics_table
-from nablanet.cli.runs import CONFIG_FILE, MODEL_FILE, RunFolderError, read_json, \
-    write_json_atomic
+from nablanet.cli.runs import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    RunFolderError,
+    read_json,
+    write_json_atomic,
+)
 
 CURVATURE_FILE = "curvature.json"
 SPECTRUM_FILE = "spectrum.png"

@@ -1,4 +1,4 @@
-"""Lanczos with full reorthogonalisation, Hutchinson / Hutch++ traces, stochastic Lanczos quadrature.
+"""Lanczos (full reorthogonalisation), Hutchinson / Hutch++ traces, stochastic Lanczos quadrature.
 
 All of them see the matrix only through ``matmat`` (``(n, k) -> (n, k)``), so they
 work on any symmetric operator; nothing here knows about networks.
