@@ -6,7 +6,7 @@ cross-entropy, float32 by default (``--dtype float64`` for the other precision).
 
 * Top Hessian eigenvalue: ``curvature.operator(...).eigenvalues(k=1)`` (Lanczos with full
   reorthogonalisation, relative residual 1e-3) vs ``pyhessian.hessian(...).eigenvalues()``
-  (power iteration, its defaults maxIter=100, tol=1e-3), each timed from building the
+  (power iteration, maxIter=100, tol=1e-4: its default 1e-3 stops 4e-3 short), each timed from building the
   operator / hessian object to the value; both checked against a float64 reference.
 * Hessian-vector and GGN-vector products: nablanet's (cached graph, and rebuilt per product)
   vs PyHessian's HVP and curvlinops' ``GGNLinearOperator`` (values compared).
@@ -45,6 +45,9 @@ from _timing import save  # noqa: E402
 from nablanet import curvature, nn  # noqa: E402
 
 N, D, HIDDEN, C = 1024, 784, 128, 10
+#: PyHessian's power iteration stops when two iterates differ by this (relative); its
+#: default 1e-3 leaves a 4e-3 error here, so 1e-4 is used for 1e-3 agreement.
+PYHESSIAN_TOL = 1e-4
 
 
 def problem(dtype, seed=0):
@@ -115,7 +118,8 @@ def run(repeats, dtype):
 
     def pyh_top():
         torch.manual_seed(0)
-        return float(PyHessian(model, criterion, data=(Xt, yt), cuda=False).eigenvalues()[0][0])
+        return float(PyHessian(model, criterion, data=(Xt, yt), cuda=False).eigenvalues(
+            tol=PYHESSIAN_TOL)[0][0])
 
     times, values = _interleaved({"nablanet": nb_top, "pyhessian": pyh_top}, repeats)
     record = {"top_eigenvalue": {

@@ -120,3 +120,17 @@ def test_spectral_density_with_few_steps_brackets_the_extremes(hessian):
     assert density.grid[0] < exact[0] + 0.1 * np.ptp(exact)
     assert density.grid[-1] > exact[-1] - 0.05 * np.ptp(exact)
     assert density.sigma > 0
+
+
+@pytest.mark.parametrize("tol", [1e-3, 1e-6])
+def test_eigenvalue_stopping_bound_holds_and_saves_steps_over_the_vector_bound(tol):
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.standard_normal((300, 300)))
+    spectrum = np.concatenate([[10.0, 9.0, 8.5], rng.uniform(-1, 5, 297)])
+    A = (Q * spectrum) @ Q.T
+    values, _, _, steps = _spectral.lanczos_eigenvalues(
+        lambda v: A @ v, 300, 2, "largest", tol, 300, np.random.default_rng(0))
+    _, _, residuals, vector_steps = _spectral.lanczos_eigenvalues(
+        lambda v: A @ v, 300, 2, "largest", tol, 300, np.random.default_rng(0), True)
+    assert np.abs(values - [10.0, 9.0]).max() <= tol * 10.0
+    assert steps < vector_steps and residuals.max() <= tol * 10.0

@@ -245,10 +245,13 @@ class CurvatureOperator(LinearOperator):
         which : {'largest', 'smallest', 'magnitude'}, default 'largest'
             Algebraically largest, smallest, or largest in absolute value.
         method : {'lanczos', 'eigsh'}, default 'lanczos'
-            Lanczos with full reorthogonalisation (stops when every wanted Ritz pair's
-            residual ``|A x - theta x|`` is below ``tol`` times the largest |Ritz value|),
-            or ``scipy.sparse.linalg.eigsh`` (implicitly restarted Lanczos, ARPACK).
+            Lanczos with full reorthogonalisation, or ``scipy.sparse.linalg.eigsh``
+            (implicitly restarted Lanczos, ARPACK).
         tol : float, default 1e-8
+            Relative accuracy: Lanczos stops when every wanted eigenvalue's error bound
+            ``min(r, r^2 / gap)`` (``r = |A x - theta x|``, ``gap`` to the nearest other
+            Ritz value) is below ``tol`` times the largest |Ritz value|; with
+            ``return_vectors`` the bound is ``r``, so the vectors are accurate too.
         max_steps : int, optional
             Lanczos steps at most (default ``min(P, max(20 k, 200))``).
         return_vectors : bool, default False
@@ -270,7 +273,7 @@ class CurvatureOperator(LinearOperator):
         elif method == "lanczos":
             steps = min(n, max(20 * k, 200)) if max_steps is None else int(max_steps)
             values, vectors, _, _ = _spectral.lanczos_eigenvalues(
-                self._matvec, n, k, which, tol, steps, rng)
+                self._matvec, n, k, which, tol, steps, rng, vectors_wanted=return_vectors)
         else:
             raise ValueError(f"method must be 'lanczos' or 'eigsh', got {method!r}")
         return (values, vectors) if return_vectors else values

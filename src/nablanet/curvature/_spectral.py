@@ -117,11 +117,15 @@ def tridiagonal_eigh(alpha, beta):
     return np.linalg.eigh(T)
 
 
-def lanczos_eigenvalues(matvec, n, k, which, tol, max_steps, rng):
+def lanczos_eigenvalues(matvec, n, k, which, tol, max_steps, rng, vectors_wanted=False):
     """The ``k`` extreme eigenvalues (and Ritz vectors) of a symmetric operator.
 
-    Lanczos runs until the residual bound ``beta_m |s_mi|`` of every wanted Ritz pair
-    is below ``tol`` times the largest Ritz value's magnitude, or ``max_steps``.
+    Each wanted Ritz pair has the residual ``r = beta_m |s_mi|``.  Lanczos runs until,
+    for every wanted pair, the error bound is below ``tol`` times the largest |Ritz
+    value|, or ``max_steps``: the bound is ``r`` itself for the vectors
+    (``vectors_wanted``), and ``min(r, r^2 / gap)`` for the eigenvalues alone, ``gap``
+    being the distance to the nearest other Ritz value (Kato-Temple / Parlett: an
+    eigenvalue converges like the square of its vector's residual).
 
     Returns
     -------
@@ -151,13 +155,24 @@ def lanczos_eigenvalues(matvec, n, k, which, tol, max_steps, rng):
             idx = _pick(theta, k, which)
             residuals = b * np.abs(S[-1, idx])
             size = max(np.abs(theta).max(), np.finfo(float).tiny)
+            bounds = residuals if vectors_wanted else _eigenvalue_bounds(theta, idx, residuals)
             invariant = b <= 1e-12 * size
-            if invariant or j + 1 == Q.shape[1] or np.all(residuals <= tol * size):
+            if invariant or j + 1 == Q.shape[1] or np.all(bounds <= tol * size):
                 vectors = Q[:, :j + 1] @ S[:, idx]
                 return theta[idx], vectors, (0 * residuals if invariant else residuals), j + 1
         beta.append(b)
         previous, q = q, w / b
     raise AssertionError("unreachable")
+
+
+def _eigenvalue_bounds(theta, idx, residuals):
+    """``min(r, r^2 / gap)`` per wanted Ritz value; ``gap`` to its nearest other Ritz value."""
+    if theta.size == 1:
+        return residuals
+    distances = np.abs(theta[idx][:, None] - theta[None, :])
+    distances[np.arange(len(idx)), idx] = np.inf
+    gap = np.maximum(distances.min(axis=1), np.finfo(float).tiny)
+    return np.minimum(residuals, residuals**2 / gap)
 
 
 def _pick(theta, k, which):
