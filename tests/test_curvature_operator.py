@@ -327,3 +327,18 @@ def test_a_model_whose_outputs_ignore_a_parameter_gets_zero_rows():
     for kind in ("hessian", "ggn", "empirical_fisher"):
         D = curvature.operator(net, nn.CrossEntropyLoss(), X, y, kind=kind).to_dense()
         assert np.all(D[8:] == 0) and np.all(D[:, 8:] == 0) and np.abs(D[:8, :8]).max() > 0
+
+
+def test_ggn_of_summed_cross_entropy_leaves_out_ignored_labels():
+    net, (X, y) = _net(), _data()
+    y = np.where(np.arange(len(y)) % 5 == 0, -100, y)
+    G = curvature.operator(net, nn.CrossEntropyLoss(reduction="sum"), X, y, kind="ggn",
+                           batch_size=9).to_dense()
+    keep = y != -100
+    reference = curvature.operator(net, nn.CrossEntropyLoss(reduction="sum"), X[keep],
+                                   y[keep], kind="ggn").to_dense()
+    assert _relative(G, reference) < EXACT
+    H = curvature.operator(net, nn.CrossEntropyLoss(reduction="sum"), X, y).to_dense()
+    H_kept = curvature.operator(net, nn.CrossEntropyLoss(reduction="sum"), X[keep],
+                                y[keep]).to_dense()
+    assert _relative(H, H_kept) < EXACT

@@ -60,7 +60,7 @@ def _output_columns(op, block, batch):
         n_b, C = values.shape[0], math.prod(values.shape[1:])
         if oc.kind == "cross_entropy":
             p = _softmax(values)
-            mass = _target_mass(fn.y[batch], values)
+            mass = _target_mass(fn.y[batch], values, fn.loss_fn.ignore_index)
             root_p = np.sqrt(p)
             # (diag(sqrt p) - p sqrt(p)^T)(...)^T = diag(p) - p p^T  since sum(p) = 1
             S = np.einsum("ic,cd->dic", root_p, np.eye(C)) - np.einsum("ic,id->dic", p, root_p)

@@ -147,7 +147,7 @@ class OutputCurvature:
         per_sample = 1.0 if self.fn.reduction == "sum" else 1.0 / n_b
         if self.kind == "cross_entropy":
             p = _softmax(values)
-            mass = _target_mass(self.fn.y[batch], values)
+            mass = _target_mass(self.fn.y[batch], values, self.loss_fn.ignore_index)
             # softmax cross-entropy: H = sum(y) (diag(p) - p p^T) per sample (C7)
             pu = p * U
             HU = pu - p * pu.sum(axis=-1, keepdims=True)
@@ -224,10 +224,13 @@ def _loss_kind(loss_fn):
     return "other"
 
 
-def _target_mass(y, values):
-    """Per-sample ``sum_k y_k``: 1 for class indices, the probabilities' sum otherwise."""
+def _target_mass(y, values, ignore_index=None):
+    """Per-sample ``sum_k y_k``: 1 for class indices (0 for ignored ones), else the sum."""
     if y.dtype.kind in "iu" or y.ndim < values.ndim:
-        return np.ones(values.shape[:-1], dtype=values.dtype)
+        mass = np.ones(values.shape[:-1], dtype=values.dtype)
+        if ignore_index is not None:
+            mass[np.asarray(y).reshape(mass.shape) == ignore_index] = 0.0
+        return mass
     return y.sum(axis=-1)
 
 
