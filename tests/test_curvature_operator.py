@@ -342,3 +342,20 @@ def test_ggn_of_summed_cross_entropy_leaves_out_ignored_labels():
     H_kept = curvature.operator(net, nn.CrossEntropyLoss(reduction="sum"), X[keep],
                                 y[keep]).to_dense()
     assert _relative(H, H_kept) < EXACT
+
+
+def test_a_shared_parameter_is_one_block_of_the_vector():
+    rng = np.random.default_rng(0)
+    layer = nn.Linear(3, 3, generator=rng)
+    net = nn.Sequential(layer, nn.Tanh(), layer)
+    X, y = rng.standard_normal((10, 3)), rng.integers(0, 3, 10)
+    op = curvature.operator(net, nn.CrossEntropyLoss(), X, y)
+    assert op.shape == (12, 12) and op.names == ["0.weight", "0.bias"]
+
+    def loss(t):
+        w, b = nb.reshape(t[:9], (3, 3)), t[9:]
+        z = linear(nb.tanh(linear(X, w, b)), w, b)
+        return nn.CrossEntropyLoss()(z, y)
+
+    assert _relative(op.to_dense(), nb.hessian(loss)(_flat(net))) < EXACT
+    assert net[0] is layer and net[2].weight is layer.weight
