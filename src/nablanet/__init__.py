@@ -69,7 +69,7 @@ from nablanet.ops import (
 __version__ = "0.1.0"
 
 # Submodules and names loaded on first use, so that the import stays light.
-_LAZY_MODULES = {"nn", "optim", "models", "data", "checks", "cli", "distributed"}
+_LAZY_MODULES = {"nn", "optim", "models", "data", "checks", "cli", "distributed", "curvature"}
 _LAZY_NAMES = {
     "LogisticRegression": "nablanet.models",
     "SoftmaxRegression": "nablanet.models",

@@ -12,6 +12,7 @@ from nablanet.autodiff.transforms import grad, hessian, jacobian
 from nablanet.checks._claim_support import (
     at_least,
     at_most,
+    digits,
     holds,
     library_function,
     near,
@@ -20,6 +21,7 @@ from nablanet.checks._claim_support import (
 )
 from nablanet.checks.convergence import empirical_orders, error_constants, taylor_slopes
 from nablanet.checks.curvature import (
+    hessian_spectrum,
     min_eigenvalue,
     null_space,
     null_vector_residual,
@@ -304,4 +306,70 @@ def claim_c7(quick=False):
     _c7_at(rows, 1e4 + z, y, "z = 1e4 + N(0,1)")
     extreme = 1e4 * rng.standard_normal(6)
     _c7_at(rows, extreme, y, "z = 1e4 * N(0,1)")
+    _c7_network(rows, quick)
     return rows
+
+
+_RESIDUAL_TERM = ("the network's Hessian is J^T H_out J plus sum_i (dL/df_i) d2f_i/dtheta2, "
+                  "which is indefinite: only the Gauss-Newton part inherits C7's PSD")
+
+
+def _c7_network(rows, quick):
+    """C7 through a trained network: the GGN J^T (diag(p) - pp^T) J is PSD, the Hessian not."""
+    from nablanet import curvature
+    from nablanet.models import MLPClassifier
+    from nablanet.nn import CrossEntropyLoss
+
+    X, y = digits()
+    X, y = X[:300], y[:300]
+    clf = MLPClassifier(hidden_layer_sizes=(8,), activation="tanh", batch_norm=False, dropout=0.0,
+                        optimizer="hessian-free", max_epochs=5 if quick else 8, dtype="float64",
+                        random_state=0).fit(X, y)
+    net, Xs = clf.network_, clf._scale(X)
+    label = f"trained 64-8-10 tanh net on {len(X)} digits"
+    rows.append(at_least("C7", f"{label}: training accuracy (Hessian-free, "
+                               f"{clf.n_iter_} epochs)", clf.score(X, y), 0.9))
+    ggn = curvature.operator(net, CrossEntropyLoss(), Xs, y, kind="ggn").to_dense()
+    hess = curvature.operator(net, CrossEntropyLoss(), Xs, y, kind="hessian").to_dense()
+    rows.append(at_most("C7", f"{label}: GGN operator vs J^T (diag(p) - pp^T) J / N from "
+                              f"jacobian", relative_error(ggn, _dense_ggn(net, Xs)), EXACT))
+    lowest, tol = _lowest_and_rounding(ggn)
+    rows.append(at_least("C7", f"{label}: min eigenvalue of the GGN ({ggn.shape[0]} params, PSD)",
+                         lowest, -tol))
+    lowest, tol = _lowest_and_rounding(hess)
+    rows.append(holds("C7", f"{label}: the Hessian has a negative eigenvalue (not PSD)",
+                      lowest < -tol, lowest, "< 0", _RESIDUAL_TERM))
+
+
+def _lowest_and_rounding(H):
+    """Smallest eigenvalue and the rounding tolerance, from one eigendecomposition."""
+    spectrum = hessian_spectrum(H)
+    # the diagonal matrix of the spectrum has the same eigenvalues, at O(n^2) cost
+    return float(spectrum[0]), rounding_tolerance(np.diag(spectrum))
+
+
+def _dense_ggn(net, X):
+    """``J^T H_out J`` with ``J`` from ``jacobian`` of the functional network."""
+    from nablanet.ops import reshape, tanh
+    from nablanet.ops.dense import linear
+
+    layers = [m for m in net if type(m).__name__ == "Linear"]
+
+    def outputs(theta):
+        h, start = X, 0
+        for i, layer in enumerate(layers):
+            n_w, n_b = layer.weight.size, layer.bias.size
+            w = reshape(theta[start:start + n_w], layer.weight.shape)
+            h = linear(h, w, theta[start + n_w:start + n_w + n_b])
+            start += n_w + n_b
+            h = tanh(h) if i < len(layers) - 1 else h
+        return h
+
+    theta = np.concatenate([p.data.ravel() for p in net.parameters()])
+    J = jacobian(outputs)(theta).reshape(X.shape[0], layers[-1].out_features, -1)
+    z = value_of(outputs(theta))
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    H_out = (np.einsum("ic,cd->icd", p, np.eye(p.shape[1])) - np.einsum("ic,id->icd", p, p))
+    HJ = np.einsum("icd,idq->icq", H_out / X.shape[0], J)
+    return J.reshape(-1, J.shape[-1]).T @ HJ.reshape(-1, J.shape[-1])

@@ -164,9 +164,18 @@ def _add_predict(subparsers, common):
     predict.set_defaults(handler=_run_predict)
 
 
+def _add_curvature(subparsers, common):
+    from nablanet.cli.curvature import add_arguments
+
+    add_arguments(subparsers.add_parser(
+        "curvature", parents=[common], help="Hessian / GGN spectrum of a trained network",
+        description="Top eigenvalues, trace and spectral density of a trained network's loss "
+        "Hessian (and GGN); writes curvature.json and spectrum.png."), _positive_int)
+
+
 #: Each adds one subcommand (``add(subparsers, common_parent)``); a new command adds
 #: its function here.
-SUBCOMMANDS = [_add_train, _add_verify, _add_predict]
+SUBCOMMANDS = [_add_train, _add_verify, _add_predict, _add_curvature]
 
 
 def build_parser():

@@ -23,7 +23,7 @@ from nablanet.models._base import (
 )
 from nablanet.models._predict import ClassifierPredictionsMixin
 
-_OPTIMIZERS = ("adam", "sgd", "newton-cg")
+_OPTIMIZERS = ("adam", "sgd", "newton-cg", "hessian-free")
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -43,10 +43,11 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
     gaussian_dropout : float, optional
         If given, multiplicative ``Normal(1, sigma2)`` noise with this ``sigma2``
         replaces binary dropout (``sigma2 = p / (1 - p)`` matches its variance).
-    optimizer : {'adam', 'sgd', 'newton-cg'}, default 'adam'
+    optimizer : {'adam', 'sgd', 'newton-cg', 'hessian-free'}, default 'adam'
         'newton-cg' trains full-batch by truncated Newton on Hessian-vector
         products, one Newton step per epoch, with dropout off (a line search needs
-        a deterministic objective).
+        a deterministic objective).  'hessian-free' is Martens' Gauss-Newton-CG on
+        GGN products with adaptive damping, one step per epoch, dropout off.
     learning_rate : float, default 1e-3
         Step size of Adam or SGD (SGD uses momentum 0.9).
     batch_size : int, default 128
@@ -231,6 +232,10 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
             from nablanet.models._mlp_newton import newton_cg_epoch
 
             loss = newton_cg_epoch(self, X, y_index)
+        elif self.optimizer == "hessian-free":
+            from nablanet.models._mlp_hessian_free import hessian_free_epoch
+
+            loss = hessian_free_epoch(self, X, y_index)
         else:
             loss = self._first_order_epoch(X, y_index)
         self.n_iter_ += 1

@@ -1,4 +1,5 @@
-"""Optimisers: first-order (GD as in the notes, SGD, Adam, AdamW), Newton for roots and minima.
+"""Optimisers: first-order (GD as in the notes, SGD, Adam, AdamW), Newton for roots and minima,
+Hessian-free (Gauss-Newton-CG).
 
 Examples
 --------
@@ -11,6 +12,7 @@ array([0.])
 """
 
 from nablanet.optim.first_order import GD, SGD, Adam, AdamW, Optimizer
+from nablanet.optim.hessian_free import HessianFree, HessianFreeStep
 from nablanet.optim.line_search import armijo_backtracking
 from nablanet.optim.newton import NewtonResult, newton, newton_cg
 from nablanet.optim.objectives import (
@@ -24,7 +26,8 @@ from nablanet.optim.stopping import ConvergenceWarning, EarlyStopping, StoppingR
 from nablanet.optim.train_step import TrainStep
 
 __all__ = [
-    "GD", "SGD", "Adam", "AdamW", "ConvergenceWarning", "EarlyStopping", "LogisticObjective",
+    "GD", "SGD", "Adam", "AdamW", "ConvergenceWarning", "EarlyStopping", "HessianFree",
+    "HessianFreeStep", "LogisticObjective",
     "NewtonResult", "Optimizer", "RootResult", "SoftmaxObjective", "StoppingRule",
     "TrainStep", "armijo_backtracking", "gaussian_dropout_ridge", "is_linearly_separable",
     "measured_order", "newton", "newton_cg", "newton_root",
