@@ -337,3 +337,12 @@ def test_integer_valued_float_labels_are_classes(tmp_path, rng):
     assert main(["train", "--data", str(path), "--out", str(out), *FAST]) == 0
     classes = load(out / "model.npz").classes_
     assert classes.dtype.kind == "i" and classes.tolist() == [0, 1]
+
+
+def test_hessian_free_solver_trains_the_mlp(tmp_path):
+    out = tmp_path / "hf"
+    assert main(["train", "--data", "iris", "--solver", "hessian-free", "--epochs", "3",
+                 "--hidden", "8", "--out", str(out)]) == 0
+    assert_run_folder(out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["solver"] == "hessian-free"
