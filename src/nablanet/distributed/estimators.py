@@ -101,7 +101,7 @@ def _set_standard_errors(estimator, hessian, multinomial):
     width = hessian.shape[0] // n_classes
     by_class = hessian.reshape(width, n_classes, width, n_classes).transpose(1, 0, 3, 2)
     free = (n_classes - 1) * width
-    estimator.covariance_, estimator.bse_ = reference_standard_errors(
+    estimator.covariance_, estimator.bse_, _ = reference_standard_errors(
         by_class[:-1, :, :-1, :].reshape(free, free), n_classes, width
     )
 
