@@ -35,7 +35,7 @@ import numpy as np
 
 from nablanet.optim.line_search import direction_is_negligible
 from nablanet.optim.newton import newton_direction
-from nablanet.optim.stopping import ConvergenceWarning
+from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 ARMIJO = 1e-4  # sufficient-decrease constant, as in nablanet.optim.line_search
 LADDER = 0.5 ** np.arange(1, 51)  # backtracking lengths tried in one value-only pass
@@ -181,6 +181,6 @@ def _finish(theta, f, hess, trace, reason):
         "converged" if converged else ADVICE.get(reason, reason))
     if not converged:
         warnings.warn(f"Newton stopped without converging ({message})", ConvergenceWarning,
-                      stacklevel=4)
+                      stacklevel=user_stacklevel())
     arrays = {key: np.asarray(values, dtype=float) for key, values in trace.items()}
     return DistributedNewtonResult(theta, f, n_iter, converged, reason, message, hess, arrays)

@@ -105,6 +105,10 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
             self.stop_reason_, self.converged_ = "separation", False
         self.stop_message_ = separation or self._advice(result)
         self._after_fit(objective, result, scales)
+        if separation is not None and getattr(self, "bse_", None) is not None:
+            # no finite maximum: the curvature at the last iterate estimates nothing
+            self.covariance_ = np.full_like(self.covariance_, np.nan)
+            self.bse_ = np.full_like(self.bse_, np.nan)
         if not self.converged_:
             warnings.warn(self.stop_message_, ConvergenceWarning, stacklevel=user_stacklevel())
         return self

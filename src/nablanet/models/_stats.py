@@ -34,6 +34,12 @@ def column_scales(X):
     """Powers of two s_j with max_i |x_ij| / s_j in [1, 2), or None when every column is
     already within 2^+-SCALE_EXPONENT_LIMIT of that (no copy is made then)."""
     largest = np.max(np.abs(X), axis=0) if X.size else np.zeros(X.shape[1])
+    return scales_from_largest(largest)
+
+
+def scales_from_largest(largest):
+    """:func:`column_scales` from each column's largest |x|."""
+    largest = np.asarray(largest, dtype=float)
     _, exponents = np.frexp(largest)
     exponents = np.where(largest > 0, exponents - 1, 0)
     if not np.any(np.abs(exponents) > SCALE_EXPONENT_LIMIT):
