@@ -157,16 +157,18 @@ def _set_standard_errors(estimator, hessian, multinomial, undo):
     classes (the last class as reference) is inverted and carried to the centred
     ``coef_`` (see :class:`~nablanet.models.SoftmaxRegression`).
     """
-    from nablanet.models._stats import identified_covariance, warn_unidentified
+    from nablanet.models._stats import (
+        identified_covariance,
+        unscaled_standard_errors,
+        warn_unidentified,
+    )
     from nablanet.models.logistic import coefficient_names
 
     names, model = coefficient_names(estimator), type(estimator).__name__
     if not multinomial:
         covariance, unidentified = identified_covariance(hessian)
-        covariance = covariance * undo[:, None] * undo[None, :]
-        bse = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-        bse[unidentified] = np.nan
-        estimator.covariance_, estimator.bse_ = covariance, bse
+        estimator.covariance_, estimator.bse_ = unscaled_standard_errors(
+            covariance, unidentified, undo)
         warn_unidentified(names, unidentified, model)
         return
     from nablanet.models.softmax import reference_standard_errors

@@ -20,8 +20,9 @@ SCALE_EXPONENT_LIMIT = 4
 #: this times its largest counts as zero: that direction of the coefficients is not
 #: identified by the data.
 RANK_RTOL = 1e-10
-#: A coefficient is unidentified when the null space holds more than this share of it.
-NULL_SHARE = 1e-8
+#: A coefficient is unidentified when the null space holds more than this share of its
+#: unit vector's squared norm (a component above 1e-8: rounding leaves ~1e-14).
+NULL_SHARE = 1e-16
 #: The separation linear program is solved only below this many constraint entries.
 SEPARATION_LP_MAX_ENTRIES = 20_000_000
 
@@ -45,6 +46,17 @@ def scales_from_largest(largest):
     if not np.any(np.abs(exponents) > SCALE_EXPONENT_LIMIT):
         return None
     return np.ldexp(1.0, exponents)
+
+
+def unscaled_standard_errors(covariance, unidentified, undo):
+    """``(covariance, bse)`` in the user's units from the solver's (columns scaled by
+    1 / undo): bse from the scaled diagonal first, so that neither underflows (a column
+    near 1e200 has standard errors near 1e-200, whose squares do not exist in float64)."""
+    bse = np.sqrt(np.clip(np.diag(covariance), 0.0, None)) * np.abs(undo)
+    bse[unidentified] = np.nan
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        covariance = covariance * undo[:, None] * undo[None, :]
+    return covariance, bse
 
 
 def identified_covariance(hessian):

@@ -10,6 +10,7 @@ from nablanet.models._linear import NewtonLinearClassifier, coefficient_names
 from nablanet.models._stats import (
     identified_covariance,
     separating_direction,
+    unscaled_standard_errors,
     warn_unidentified,
 )
 
@@ -120,12 +121,10 @@ class LogisticRegression(NewtonLinearClassifier):
             return
         # the Hessian of the scaled problem: its rank test does not see the units
         covariance, unidentified = identified_covariance(objective.hessian(result.x))
+        undo = np.ones(len(covariance))
         if scales is not None:
-            undo = 1.0 / np.append(scales, [1.0] * self.fit_intercept)
-            covariance = covariance * undo[:, None] * undo[None, :]
-        self.covariance_ = covariance
-        self.bse_ = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-        self.bse_[unidentified] = np.nan
+            undo[: len(scales)] = 1.0 / scales
+        self.covariance_, self.bse_ = unscaled_standard_errors(covariance, unidentified, undo)
         warn_unidentified(coefficient_names(self), unidentified, type(self).__name__)
 
     def summary(self, feature_names=None, alpha=0.05):

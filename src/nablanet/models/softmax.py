@@ -205,20 +205,17 @@ def reference_standard_errors(hessian, n_classes, width, undo=None):
     mask over the ``width`` columns.  ``undo`` (width,) rescales column j by undo_j (the
     solver's column scaling).
     """
-    from nablanet.models._stats import identified_covariance
+    from nablanet.models._stats import identified_covariance, unscaled_standard_errors
 
     reference, free_mask = identified_covariance(hessian)
     unidentified = free_mask.reshape(n_classes - 1, width).any(axis=0)
     reference = np.nan_to_num(reference, nan=0.0)
     covariance = _centred_covariance(reference, n_classes, width)
-    if undo is not None:
-        factor = np.tile(undo, n_classes)
-        covariance = covariance * factor[:, None] * factor[None, :]
     bad = np.tile(unidentified, n_classes)
     covariance[bad, :] = np.nan
     covariance[:, bad] = np.nan
-    bse = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-    bse[bad] = np.nan
+    factor = np.ones(n_classes * width) if undo is None else np.tile(undo, n_classes)
+    covariance, bse = unscaled_standard_errors(covariance, bad, factor)
     return covariance, bse.reshape(n_classes, width), unidentified
 
 
