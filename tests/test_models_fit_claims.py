@@ -260,3 +260,16 @@ def test_advice_names_the_estimators_parameters():
     X, y = _logistic_data()
     with pytest.warns(ConvergenceWarning, match=r"max_iter.*penalty='l2'"):
         SoftmaxRegression(max_iter=1).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [LogisticRegression, SoftmaxRegression])
+def test_tiny_sample_weights_do_not_stop_the_fit_at_the_start(estimator):
+    # weights of 1e-20 make every gradient tiny; the minimiser is that of weights 1
+    X, y = _logistic_data()
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    plain = estimator(penalty=None).fit(X, y, sample_weight=weights)
+    tiny = estimator(penalty=None).fit(X, y, sample_weight=weights * 1e-20)
+    assert tiny.converged_ and tiny.n_iter_ > 1
+    np.testing.assert_allclose(tiny.coef_, plain.coef_, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(tiny.bse_ * 1e-10, plain.bse_, rtol=1e-8)
+    np.testing.assert_allclose(tiny.objective_value_ * 1e20, plain.objective_value_, rtol=1e-12)

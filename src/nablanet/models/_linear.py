@@ -85,11 +85,16 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         self.classes_, y_index = encode_labels(y, max_classes=self._max_classes,
                                                name=type(self).__name__)
         sample_weight = self._weights_with_classes(y_index, sample_weight)
-        # the solver works on columns of largest |x| in [1, 2) (exact powers of two), so
-        # neither its damping nor its tests depend on the units of the features
+        # the solver works on columns of largest |x| in [1, 2) (exact powers of two), and
+        # on weights of mean 1 (the objective divided by the mean weight, alpha too), so
+        # neither its damping nor its tests depend on the units of the features or of
+        # the weights (weights of 1e-20 would pass the gradient test at the start)
         scales = column_scales(X)
+        weight_scale = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+        if weight_scale != 1.0:
+            sample_weight = sample_weight / weight_scale
         objective = self._objective(X if scales is None else X / scales, y_index,
-                                    sample_weight, scales)
+                                    sample_weight, scales, weight_scale)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             result = self._minimise(objective)
@@ -97,14 +102,14 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         self._set_solution(objective, result.x, scales)
         self.n_iter_ = int(result.n_iter)
         self.stop_reason_, self.converged_ = result.stop_reason, bool(result.converged)
-        self.history_ = _history(result.trace)
-        self.objective_value_ = float(result.fun)
-        self._record_likelihood(objective, result, scales, sample_weight, y_index)
+        self.history_ = _history(result.trace, weight_scale)
+        self.objective_value_ = float(result.fun) * weight_scale
+        self._record_likelihood(objective, result, weight_scale, sample_weight, y_index)
         separation = self._separation(objective, result, sample_weight)
         if separation is not None:
             self.stop_reason_, self.converged_ = "separation", False
         self.stop_message_ = separation or self._advice(result)
-        self._after_fit(objective, result, scales)
+        self._after_fit(objective, result, scales, weight_scale)
         if separation is not None and getattr(self, "bse_", None) is not None:
             # no finite maximum: the curvature at the last iterate estimates nothing
             self.covariance_ = np.full_like(self.covariance_, np.nan)
@@ -164,12 +169,14 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
             objective, sample_weight)
         return separation_message(type(self).__name__, names, *found, complete)
 
-    def _record_likelihood(self, objective, result, scales, sample_weight, y_index):
+    def _record_likelihood(self, objective, result, weight_scale, sample_weight, y_index):
         """Log-likelihood at the fit and of the intercept-only model, for summary()."""
         weights = np.ones(len(y_index)) if sample_weight is None else sample_weight
         self.n_obs_ = int(np.count_nonzero(weights))
-        self.log_likelihood_ = -(float(result.fun) - self._penalty_value(objective, result.x))
-        counts = np.bincount(y_index, weights=weights, minlength=len(self.classes_))
+        self.log_likelihood_ = -(float(result.fun) - self._penalty_value(
+            objective, result.x)) * weight_scale
+        counts = np.bincount(y_index, weights=weights * weight_scale,
+                             minlength=len(self.classes_))
         if self.fit_intercept:
             shares = counts / counts.sum()
             self.null_log_likelihood_ = float(counts[counts > 0] @ np.log(shares[counts > 0]))
@@ -225,7 +232,7 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
             notify(self.callback, {"iteration": k + 1, "loss": float(trace["loss"][k]),
                                    "grad_norm": float(trace["grad_norm"][k])})
 
-    def _after_fit(self, objective, result):
+    def _after_fit(self, objective, result, scales=None, weight_scale=1.0):
         """Hook for extra fitted attributes (standard errors in logistic regression)."""
 
     # -- prediction (decision_function, predict_proba, ...: ClassifierPredictionsMixin) --
@@ -289,10 +296,13 @@ def coefficient_names(estimator, feature_names=None):
     return [str(n) for n in feature_names] + (["intercept"] if estimator.fit_intercept else [])
 
 
-def _history(trace):
-    """The solver's column trace as a list of per-iteration dicts."""
+def _history(trace, weight_scale=1.0):
+    """The solver's column trace as a list of per-iteration dicts (loss, gradient and
+    decrement back on the scale of the user's weights)."""
     n = len(trace["loss"])
-    return [{k: float(trace[k][i]) for k in _TRACE_KEYS} for i in range(n)]
+    scaled = {"loss", "grad_norm", "decrement"}
+    return [{k: float(trace[k][i]) * (weight_scale if k in scaled else 1.0)
+             for k in _TRACE_KEYS} for i in range(n)]
 
 
 def _gradient_descent(objective, x0, lipschitz, tol, max_iter, check, verbose):

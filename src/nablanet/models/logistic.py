@@ -77,10 +77,10 @@ class LogisticRegression(NewtonLinearClassifier):
         tags.classifier_tags.multi_class = False
         return tags
 
-    def _objective(self, X, y_index, sample_weight, scales=None):
+    def _objective(self, X, y_index, sample_weight, scales=None, weight_scale=1.0):
         from nablanet.optim import LogisticObjective
 
-        alpha = self._alpha()
+        alpha = self._alpha() / weight_scale  # the objective divided by the mean weight
         if scales is not None and alpha > 0:
             alpha = alpha / scales**2  # alpha ||w||^2 with w = w_scaled / s
         return LogisticObjective(X, y_index, sample_weight, alpha=alpha,
@@ -115,15 +115,15 @@ class LogisticRegression(NewtonLinearClassifier):
         self.coef_ = w.reshape(1, -1)
         self.intercept_ = np.array([float(b)])
 
-    def _after_fit(self, objective, result, scales=None):
+    def _after_fit(self, objective, result, scales=None, weight_scale=1.0):
         self.covariance_ = self.bse_ = None
         if self._alpha() > 0:
             return
         # the Hessian of the scaled problem: its rank test does not see the units
         covariance, unidentified = identified_covariance(objective.hessian(result.x))
-        undo = np.ones(len(covariance))
+        undo = np.full(len(covariance), weight_scale**-0.5)  # H of the objective / mean weight
         if scales is not None:
-            undo[: len(scales)] = 1.0 / scales
+            undo[: len(scales)] /= scales
         self.covariance_, self.bse_ = unscaled_standard_errors(covariance, unidentified, undo)
         warn_unidentified(coefficient_names(self), unidentified, type(self).__name__)
 

@@ -65,10 +65,10 @@ class SoftmaxRegression(NewtonLinearClassifier):
     (3, 2)
     """
 
-    def _objective(self, X, y_index, sample_weight, scales=None):
+    def _objective(self, X, y_index, sample_weight, scales=None, weight_scale=1.0):
         from nablanet.optim import SoftmaxObjective
 
-        alpha = self._alpha()
+        alpha = self._alpha() / weight_scale  # the objective divided by the mean weight
         if scales is not None and alpha > 0:
             alpha = alpha / scales**2  # alpha ||W||^2 with W = W_scaled / s
         return SoftmaxObjective(X, y_index, sample_weight, alpha=alpha,
@@ -112,7 +112,7 @@ class SoftmaxRegression(NewtonLinearClassifier):
         else:
             self.coef_, self.intercept_ = full.copy(), np.zeros(len(full))
 
-    def _after_fit(self, objective, result, scales=None):
+    def _after_fit(self, objective, result, scales=None, weight_scale=1.0):
         from nablanet.models._stats import warn_unidentified
         from nablanet.models.logistic import coefficient_names
 
@@ -120,7 +120,9 @@ class SoftmaxRegression(NewtonLinearClassifier):
         if self._alpha() > 0:
             return
         H = objective.hessian(result.x)  # reference-class parameters: invertible if identified
-        undo = None if scales is None else 1.0 / np.append(scales, [1.0] * self.fit_intercept)
+        undo = np.full(objective.width, weight_scale**-0.5)  # H of the objective / mean weight
+        if scales is not None:
+            undo[: len(scales)] /= scales
         self.covariance_, self.bse_, unidentified = reference_standard_errors(
             H, objective.n_classes, objective.width, undo
         )

@@ -7,6 +7,10 @@ Hessian-vector products; :func:`newton` reuses an old factor as the CG
 preconditioner while that is cheaper than a new Hessian), (4) Armijo backtracking,
 (5) decrement and step tests,
 (6) an optional problem-specific check (e.g. separation in logistic regression).
+A test that fires is only a candidate stop (:class:`_Run`): a minimum is claimed only
+where the Hessian is positive semidefinite (else a negative-curvature step, or the stop
+'saddle'), the Newton step is small and the point is stationary; unbounded and
+non-finite objectives end with their own stop reasons instead of an exception.
 A small change in the parameters alone is a weak criterion (a stalled solver
 also takes small steps), so the gradient max-norm and the Newton decrement
 lambda^2 = g^T H^{-1} g, whose half estimates f(x) - f(x*), come first.
@@ -81,9 +85,17 @@ class NewtonResult:
         Newton steps taken.
     converged : bool
     stop_reason : str
-        ``'gradient'`` (max |g| <= tol), ``'decrement'`` (lambda^2 / 2 small),
-        ``'step_size'``, ``'roundoff'`` (converged); ``'max_iter'``, ``'line_search'``,
-        ``'separation'`` or another reason from ``check`` (not converged).
+        Converged: ``'gradient'`` (max |g| <= tol), ``'decrement'`` (lambda^2 / 2 small),
+        ``'step_size'`` (negligible step), ``'roundoff'`` (predicted decrease below f's
+        rounding); each only after the checks of a minimum: the Hessian is positive
+        semidefinite there (unless the objective is marked ``convex``), the Newton step
+        on its curved directions is small (gradient, decrement) and the scaled gradient
+        is small (step_size, roundoff).  Not converged: ``'saddle'`` (gradient ~0, a
+        negative eigenvalue, and no step along it decreased f), ``'unbounded'`` (f kept
+        falling as ||x|| grew past 1e15 (1 + ||x0||)), ``'non_finite'`` (f, g or H became
+        NaN/inf), ``'stalled'`` (negligible steps at a non-stationary point),
+        ``'line_search'``, ``'max_iter'``, ``'separation'`` or another reason from
+        ``check``.
     message : str
     trace : dict of ndarray
         Per iteration: loss, grad_norm (max-norm), decrement (lambda^2 / 2),
