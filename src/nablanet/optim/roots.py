@@ -232,8 +232,8 @@ def _result(iterates, reason, x_true, scalar, residuals):
         rate = float("nan")
     message = f"{reason}: {'converged' if converged else _FAILURES[reason]}"
     if kind == "linear" and converged:
-        message += (f"; measured order ~1 (linear, rate {rate:.3g}): a root of multiplicity "
-                    f"~{multiplicity}, not quadratic convergence")
+        message += (f"; measured order ~1 (linear, rate {rate:.3g}): a multiple root "
+                    f"(multiplicity ~{multiplicity}), not quadratic convergence")
     residual = residuals[-1] if residuals else float("nan")
     result = RootResult(iterates[-1], iterates, errors, len(iterates) - 1, converged, reason,
                         orders, constants, order, constant, kind, message, residual, rate,
