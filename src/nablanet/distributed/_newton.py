@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nablanet.optim.line_search import direction_is_negligible
-from nablanet.optim.newton import newton_direction
+from nablanet.optim.newton import _stationary, newton_direction
 from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 ARMIJO = 1e-4  # sufficient-decrease constant, as in nablanet.optim.line_search
@@ -45,6 +45,8 @@ ADVICE = {
     "line_search": "no step decreased the objective along the Newton direction",
     "separation": "the classes look linearly separable, so no finite minimum exists: add L2 "
                   "regularisation (finite C)",
+    "stalled": "the steps vanished away from the optimum: standardise the columns of X, or "
+               "fit with penalty='l2'",
 }
 
 
@@ -141,6 +143,8 @@ def newton_minimize(evaluate, losses_along, theta, penalty, flat_basis, *, tol, 
             break
     else:
         reason = "gradient" if _max_abs(g) <= tol else "max_iter"
+    if reason in ("step_size", "roundoff") and not _stationary(theta, f, g):
+        reason = "stalled"  # as in memory: negligible steps far from stationarity
     return _finish(theta, f, H, trace, reason)
 
 
