@@ -38,6 +38,8 @@ class LogisticRegression(NewtonLinearClassifier):
         Converged when the largest gradient entry is at most ``tol`` (or the
         Newton decrement is negligible).
     max_iter : int, default 100
+    class_weight : dict, 'balanced' or None, default None
+        Weights of the classes, multiplying ``sample_weight`` (scikit-learn's meaning).
     verbose : bool, default False
         Print one line per iteration.
     callback : callable, optional
@@ -53,12 +55,21 @@ class LogisticRegression(NewtonLinearClassifier):
         Why the solver stopped ('gradient', 'decrement', ..., 'separation', 'max_iter').
     history_ : list of dict
         Per iteration: loss, grad_norm, decrement, step_norm, damping, step_length.
+    converged_ : bool
+        Whether the fit reached its optimum (False after separation, max_iter, ...).
+    stop_message_ : str
+        Why it stopped, with advice in this estimator's parameters.
+    n_obs_, log_likelihood_, null_log_likelihood_ : int, float, float
+        Samples with positive weight, the log-likelihood at the fit and that of the
+        intercept-only model (the summary's header).
     objective_value_ : float
         The minimised objective.
     covariance_ : ndarray or None
         Inverse Hessian over ``(w, b)`` (intercept last), unpenalised fits only.
     bse_ : ndarray of shape (n_features + fit_intercept,) or None
-        Standard errors of ``(w, b)``, unpenalised fits only.
+        Standard errors of ``(w, b)``, unpenalised fits only; NaN for coefficients the
+        data do not identify (collinear or constant columns; a RankDeficiencyWarning
+        names them) and after separation.
 
     Examples
     --------

@@ -35,6 +35,8 @@ class SoftmaxRegression(NewtonLinearClassifier):
     solver : {'newton', 'newton-cg', 'gd'}, default 'newton'
     tol : float, default 1e-8
     max_iter : int, default 100
+    class_weight : dict, 'balanced' or None, default None
+        Weights of the classes, multiplying ``sample_weight`` (scikit-learn's meaning).
     verbose : bool, default False
     callback : callable, optional
         Called after each iteration with ``{"iteration", "loss", "grad_norm"}``.
@@ -43,7 +45,9 @@ class SoftmaxRegression(NewtonLinearClassifier):
     ----------
     coef_ : ndarray of shape (n_classes, n_features)
     intercept_ : ndarray of shape (n_classes,)
-    classes_, n_iter_, stop_reason_, history_, objective_value_
+    classes_, n_iter_, stop_reason_, converged_, stop_message_, history_
+        As in :class:`~nablanet.models.LogisticRegression`.
+    objective_value_, n_obs_, log_likelihood_, null_log_likelihood_
         As in :class:`~nablanet.models.LogisticRegression`.
     covariance_ : ndarray of shape (n_classes * D, n_classes * D) or None
         Covariance of the centred coefficients, class by class, each class's
