@@ -272,13 +272,21 @@ class CoefficientTable:
         lines += [header, "-" * len(header)]
         for i, name in enumerate(self.names):
             lines.append(
-                f"{name:<{width}} {self.coef[i]:>11.4f} {self.std_err[i]:>11.4f} "
-                f"{self.z[i]:>9.3f} {self.p_values[i]:>9.3f} {self.conf_int[i, 0]:>11.4f} "
-                f"{self.conf_int[i, 1]:>11.4f}"
+                f"{name:<{width}} {_number(self.coef[i]):>11} {_number(self.std_err[i]):>11} "
+                f"{self.z[i]:>9.3f} {self.p_values[i]:>9.3f} {_number(self.conf_int[i, 0]):>11} "
+                f"{_number(self.conf_int[i, 1]):>11}"
             )
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+def _number(value):
+    """Four decimals, or four significant digits for values a fixed format would hide
+    (a coefficient of a column in units of 1e8 is ~1e-8)."""
+    if value == 0 or not np.isfinite(value) or 1e-3 <= abs(value) < 1e6:
+        return f"{value:.4f}"
+    return f"{value:.4e}"
 
 
 def standard_errors(hessian):
