@@ -23,7 +23,7 @@ from nablanet.models._base import (
     portable_labels,
 )
 from nablanet.models._predict import ClassifierPredictionsMixin, is_dask
-from nablanet.models._stats import column_scales, separation_message
+from nablanet.models._stats import SCALE_SAMPLE_ROWS, column_scales, separation_message
 from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 _SOLVERS = ("newton", "newton-cg", "gd")
@@ -89,15 +89,18 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         # on weights of mean 1 (the objective divided by the mean weight, alpha too), so
         # neither its damping nor its tests depend on the units of the features or of
         # the weights (weights of 1e-20 would pass the gradient test at the start)
-        scales = column_scales(X)
         weight_scale = 1.0 if sample_weight is None else float(np.mean(sample_weight))
         if weight_scale != 1.0:
             sample_weight = sample_weight / weight_scale
-        objective = self._objective(X if scales is None else X / scales, y_index,
-                                    sample_weight, scales, weight_scale)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            result = self._minimise(objective)
+        for exact in (False, True):
+            scales = column_scales(X, exact)
+            objective = self._objective(X if scales is None else X / scales, y_index,
+                                        sample_weight, scales, weight_scale)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                result = self._minimise(objective)
+            if result.stop_reason != "non_finite" or len(X) <= SCALE_SAMPLE_ROWS:
+                break  # else: values the sampled scales missed overflowed; scale exactly
         _replay(w for w in caught if not issubclass(w.category, ConvergenceWarning))
         self._set_solution(objective, result.x, scales)
         self.n_iter_ = int(result.n_iter)
