@@ -521,20 +521,21 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
         if run.escaped(x):
             reason = "unbounded"
             break
-        found = _safe_direction(direction, x, f, g)
-        if found is None:
-            reason = "non_finite"
-            break
-        # lower_solve: r -> L^-1 r with the undamped factor behind d, or None
-        d, lam2, mu, lower_solve = found
-        if np.max(np.abs(g), initial=0.0) <= tol:
+        small_gradient = np.max(np.abs(g), initial=0.0) <= tol
+        if small_gradient:  # before the direction: a convex problem stops here at once
             reason, state = run.confirm("gradient", x, f, g)
             if state is None:
                 break
             if state is not _GO_ON:
                 x, f, g = state  # a negative-curvature step out of a saddle: go on
                 continue
-        elif _decrement_small(lam2, f, decrement_tol):
+        found = _safe_direction(direction, x, f, g)
+        if found is None:
+            reason = "non_finite"
+            break
+        # lower_solve: r -> L^-1 r with the undamped factor behind d, or None
+        d, lam2, mu, lower_solve = found
+        if not small_gradient and _decrement_small(lam2, f, decrement_tol):
             # f - f* ~ lambda^2 / 2 is below the tolerance: finish with the full step,
             # whose decrease a line search could not even resolve in floating point
             x_new = x + d
@@ -569,10 +570,10 @@ def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, ch
         if t == 1.0 and mu > 0 and run.spectrum is not None:
             # a full step on a damped model of a non-convex function: go further while the
             # objective keeps falling (it may fall without bound)
-            t, f_new = run.extend(x, d, f_new)
+            t, f_new, t_far = run.extend(x, d, f_new)
             if t is None:
                 reason = "unbounded"
-                x = x + f_new * d  # the farthest point tried
+                x = x + t_far * d  # the farthest point tried
                 f, g = problem.value_and_grad(x)
                 break
         x = x + t * d
@@ -653,19 +654,20 @@ class _Run:
         return float(np.max(np.abs(x), initial=0.0)) > UNBOUNDED_GROWTH * (1.0 + self.start_norm)
 
     def extend(self, x, d, f_full):
-        """``(t, f(x + t d))`` for the largest t in {1, 2, 4, ...} up to which f kept
-        falling; ``(None, t)`` when it fell all the way past ``UNBOUNDED_GROWTH``."""
+        """``(t, f(x + t d), t)`` for the largest t in {1, 2, 4, ...} up to which f kept
+        falling; ``(None, None, t)`` when it fell all the way past ``UNBOUNDED_GROWTH``
+        (t: the farthest length tried)."""
         t, f_best = 1.0, f_full
         for _ in range(64):
             if self.escaped(x + 2.0 * t * d):
-                return None, 2.0 * t
+                return None, None, 2.0 * t
             f_next = float(self.problem.value(x + 2.0 * t * d))
             if f_next == -math.inf:
-                return None, 2.0 * t
+                return None, None, 2.0 * t
             if not f_next < f_best:
                 break
             t, f_best = 2.0 * t, f_next
-        return t, f_best
+        return t, f_best, t
 
     def confirm(self, reason, x, f, g):
         """``(reason, None)`` to stop; ``(None, (x, f, g))`` to go on from a new point, or
@@ -706,11 +708,8 @@ class _Run:
         for sign in (1.0, -1.0):
             f_new = float(self.problem.value(x + sign * t * v))
             if math.isfinite(f_new) and f - f_new > 1e3 * np.finfo(float).eps * max(1.0, abs(f)):
-                t_far, f_far = self.extend(x, sign * t * v, f_new)
-                if t_far is None:  # f falls without bound along v
-                    x_new = x + sign * t * f_far * v
-                else:
-                    x_new = x + sign * t * t_far * v
+                _, _, t_far = self.extend(x, sign * t * v, f_new)  # past the bound: stops
+                x_new = x + sign * t * t_far * v
                 f_new, g_new = self.problem.value_and_grad(x_new)
                 if not _finite(f_new, g_new):
                     return None
