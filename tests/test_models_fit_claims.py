@@ -273,3 +273,13 @@ def test_tiny_sample_weights_do_not_stop_the_fit_at_the_start(estimator):
     np.testing.assert_allclose(tiny.coef_, plain.coef_, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(tiny.bse_ * 1e-10, plain.bse_, rtol=1e-8)
     np.testing.assert_allclose(tiny.objective_value_ * 1e20, plain.objective_value_, rtol=1e-12)
+
+
+def test_divergent_gaussian_dropout_training_raises():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 2))
+    y = X @ [1.0, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the overflow on the way
+        with pytest.raises(DivergenceError, match="non-finite parameter weights"):
+            GaussianDropoutRegressor(learning_rate=1e3, max_epochs=3, random_state=0).fit(X, y)
