@@ -282,4 +282,4 @@ def test_divergent_gaussian_dropout_training_raises():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the overflow on the way
         with pytest.raises(DivergenceError, match="non-finite parameter weights"):
-            GaussianDropoutRegressor(learning_rate=1e3, max_epochs=3, random_state=0).fit(X, y)
+            GaussianDropoutRegressor(learning_rate=1e8, max_epochs=10, random_state=0).fit(X, y)
