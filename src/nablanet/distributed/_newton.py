@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nablanet.optim.line_search import direction_is_negligible
-from nablanet.optim.newton import _stationary, newton_direction
+from nablanet.optim.newton import HessianError, _stationary, newton_direction
 from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 ARMIJO = 1e-4  # sufficient-decrease constant, as in nablanet.optim.line_search
@@ -112,7 +112,8 @@ def newton_minimize(evaluate, losses_along, theta, penalty, flat_basis, *, tol, 
     """
     f, g, H, _ = penalty.add(theta, *evaluate(theta))
     if not (np.isfinite(f) and np.all(np.isfinite(g))):
-        raise ValueError(f"the objective is not finite at the start (loss {f})")
+        raise HessianError(f"the objective or its gradient is not finite at the start "
+                           f"(loss {f}): check X for extreme values")
     trace = {key: [] for key in ("loss", "grad_norm", "decrement", "step_norm", "damping",
                                  "step_length")}
     reason = "max_iter"

@@ -203,7 +203,8 @@ def fit_newton(X, y, *, multinomial, C=1.0, fit_intercept=True, tol=1e-8, max_it
         per-iteration arrays as in :class:`nablanet.optim.NewtonResult`) and ``n_passes``
         (passes over the data); K' = 1 for the binary model.
     """
-    from nablanet.models._stats import scales_from_largest
+    from nablanet.models._stats import SCALE_SAMPLE_ROWS, scales_from_largest
+    from nablanet.optim.newton import HessianError
 
     X, y = check_row_blocks(X, y)
     if classes is None:
@@ -211,20 +212,21 @@ def fit_newton(X, y, *, multinomial, C=1.0, fit_intercept=True, tol=1e-8, max_it
     classes = np.asarray(classes)
     _check_classes(classes, multinomial)
     model = "softmax" if multinomial else "binary"
-    # as in memory: solve on columns of largest |x| in [1, 2) (exact powers of two; one
-    # pass for the column maxima), undone in the coefficients afterwards
-    scales = scales_from_largest(abs(X).max(axis=0).compute())
-    passes = _Passes(X if scales is None else X / scales, y, model, classes, fit_intercept)
+    # as in memory: solve on columns of largest |x| in [1, 2) (exact powers of two),
+    # undone in the coefficients afterwards; the maxima come from the first rows (no
+    # extra pass over the data), and from all of them if values those rows did not show
+    # overflow the first attempt
+    sample = X[:SCALE_SAMPLE_ROWS]
+    for attempt in (sample, X):
+        scales = scales_from_largest(abs(attempt).max(axis=0).compute())
+        try:
+            result, passes = _fit_scaled(X, y, model, classes, fit_intercept, scales, C,
+                                         multinomial, tol, max_iter, callback)
+            break
+        except HessianError:
+            if attempt is X or X.shape[0] <= SCALE_SAMPLE_ROWS:
+                raise
     n_rows, n_classes, n_features = passes.n_rows, passes.n_classes, X.shape[1]
-    mask = np.zeros((n_rows, n_classes))
-    mask[:n_features] = 1.0 if scales is None else 1.0 / scales[:, None] ** 2
-    alpha = 0.0 if C is None or np.isinf(C) else 1.0 / C
-    free_rows = [] if not multinomial else (
-        list(range(n_rows)) if alpha == 0.0 else list(range(n_features, n_rows)))
-    result = newton_minimize(
-        passes.evaluate, passes.losses_along, np.zeros(n_rows * n_classes),
-        Penalty(alpha, mask.ravel()), _flat_directions(n_rows, n_classes, free_rows),
-        tol=tol, max_iter=max_iter, callback=callback)
     theta = result.x.reshape(n_rows, n_classes).copy()
     undo = np.ones(n_rows)
     if scales is not None:
@@ -239,6 +241,24 @@ def fit_newton(X, y, *, multinomial, C=1.0, fit_intercept=True, tol=1e-8, max_it
             "converged": result.converged, "message": result.message, "loss": result.fun,
             "hessian": hessian, "scaled_hessian": result.hessian, "undo": per_entry,
             "trace": result.trace, "n_passes": passes.n_passes}
+
+
+def _fit_scaled(X, y, model, classes, fit_intercept, scales, C, multinomial, tol, max_iter,
+                callback):
+    """:func:`newton_minimize` on the columns of X divided by ``scales`` (None: as they are),
+    the penalty divided by scales^2 to stay on the user's coefficients."""
+    passes = _Passes(X if scales is None else X / scales, y, model, classes, fit_intercept)
+    n_rows, n_classes, n_features = passes.n_rows, passes.n_classes, X.shape[1]
+    mask = np.zeros((n_rows, n_classes))
+    mask[:n_features] = 1.0 if scales is None else 1.0 / scales[:, None] ** 2
+    alpha = 0.0 if C is None or np.isinf(C) else 1.0 / C
+    free_rows = [] if not multinomial else (
+        list(range(n_rows)) if alpha == 0.0 else list(range(n_features, n_rows)))
+    result = newton_minimize(
+        passes.evaluate, passes.losses_along, np.zeros(n_rows * n_classes),
+        Penalty(alpha, mask.ravel()), _flat_directions(n_rows, n_classes, free_rows),
+        tol=tol, max_iter=max_iter, callback=callback)
+    return result, passes
 
 
 def _check_classes(classes, multinomial):
