@@ -650,7 +650,10 @@ class _Run:
         _record(self.trace, f, g, lam2, step_norm, mu, t, self.verbose)
 
     def escaped(self, x):
-        """True when the iterate has run off beyond ``UNBOUNDED_GROWTH`` times its start."""
+        """True when the iterate has run off beyond ``UNBOUNDED_GROWTH`` times its start
+        (never for objectives marked convex: theirs are bounded below)."""
+        if self.spectrum is None:
+            return False
         return float(np.max(np.abs(x), initial=0.0)) > UNBOUNDED_GROWTH * (1.0 + self.start_norm)
 
     def extend(self, x, d, f_full):
