@@ -85,9 +85,20 @@ def test_standard_errors_match_statsmodels():
     bse = np.append(model.bse_[-1], model.bse_[:-1])
     np.testing.assert_allclose(bse, reference.bse, rtol=1e-6)
     table = model.summary(feature_names=list(data.exog.columns))
-    np.testing.assert_allclose(table.p_values[:-1], reference.pvalues[1:], rtol=1e-5)
+    # intercept first, as statsmodels' add_constant
+    assert table.names == ["intercept", *data.exog.columns]
+    np.testing.assert_allclose(table.coef, reference.params, rtol=1e-6)
+    np.testing.assert_allclose(table.p_values, reference.pvalues, rtol=1e-5)
     text = str(table)
     assert "GPA" in text and "intercept" in text and "P>|z|" in text
+    assert model.n_obs_ == 32 and model.converged_
+    np.testing.assert_allclose(model.log_likelihood_, reference.llf, rtol=1e-10)
+    np.testing.assert_allclose(table.header["pseudo R^2 (McFadden)"], reference.prsquared,
+                               rtol=1e-8)
+    for line in ("n:", "log-likelihood:", "pseudo R^2", "converged:", "stop reason:"):
+        assert line in text
+    frame = table.to_frame()
+    assert list(frame.index) == table.names and frame.loc["GPA", "coef"] == table.coef[1]
 
 
 def test_summary_needs_an_unpenalised_fit():

@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
 from nablanet.models import LogisticRegression, SoftmaxRegression
+from nablanet.optim import ConvergenceWarning
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -141,14 +142,13 @@ def test_standard_errors_match_statsmodels_mnlogit(wine5, wine5_fit):
     X, y = wine5
     reference = sm.MNLogit(y, sm.add_constant(X)).fit(method="newton", tol=1e-12, disp=0)
     table = wine5_fit.summary(reference_class=0)  # MNLogit's reference is the first class
-    # MNLogit: one column per non-reference class, constant first; ours: intercept last
-    order = np.r_[5, 0:5]
+    # MNLogit: one column per non-reference class, constant first; so is the summary
     for k in range(2):
         rows = slice(6 * k, 6 * (k + 1))
-        np.testing.assert_allclose(table.coef[rows][order], reference.params[:, k], rtol=1e-6)
-        np.testing.assert_allclose(table.std_err[rows][order], reference.bse[:, k], rtol=1e-6)
-    assert table.names[0] == "1 vs 0: x0" and table.names[-1] == "2 vs 0: intercept"
-    np.testing.assert_allclose(table.p_values[6:][order], reference.pvalues[:, 1], rtol=1e-5)
+        np.testing.assert_allclose(table.coef[rows], reference.params[:, k], rtol=1e-6)
+        np.testing.assert_allclose(table.std_err[rows], reference.bse[:, k], rtol=1e-6)
+    assert table.names[0] == "1 vs 0: intercept" and table.names[-1] == "2 vs 0: x4"
+    np.testing.assert_allclose(table.p_values[6:], reference.pvalues[:, 1], rtol=1e-5)
 
 
 def _full_hessian(X, proba):
@@ -169,9 +169,10 @@ def test_covariance_is_the_pseudo_inverse_of_the_singular_hessian(wine5, wine5_f
                                rtol=1e-5, atol=1e-9 * np.abs(wine5_fit.covariance_).max())
     np.testing.assert_allclose(wine5_fit.bse_ ** 2, np.diag(wine5_fit.covariance_).reshape(3, 6))
     table = wine5_fit.summary()  # the centred coefficients, as coef_ and intercept_
-    np.testing.assert_allclose(table.coef.reshape(3, 6)[:, :5], wine5_fit.coef_)
-    np.testing.assert_allclose(table.coef.reshape(3, 6)[:, 5], wine5_fit.intercept_)
-    np.testing.assert_allclose(table.std_err, wine5_fit.bse_.ravel())
+    np.testing.assert_allclose(table.coef.reshape(3, 6)[:, 1:], wine5_fit.coef_)
+    np.testing.assert_allclose(table.coef.reshape(3, 6)[:, 0], wine5_fit.intercept_)
+    np.testing.assert_allclose(table.std_err.reshape(3, 6),
+                               wine5_fit.bse_[:, np.r_[5, 0:5]])
 
 
 def test_contrasts_do_not_depend_on_the_reference(wine5_fit):
@@ -223,9 +224,24 @@ def test_overlapping_classes_are_not_called_separable():
     from sklearn.datasets import load_iris
 
     X, y = load_iris(return_X_y=True)
+    X, y = X[y > 0], y[y > 0]  # versicolor and virginica overlap
     model = SoftmaxRegression(penalty=None, max_iter=100).fit(X, y)
-    assert model.stop_reason_ != "separation"
+    assert model.stop_reason_ != "separation" and model.converged_
     assert model.score(X, y) < 1.0
+
+
+def test_iris_is_quasi_separated_by_setosa_and_the_warning_says_so():
+    # setosa is linearly separable from the rest while the other two overlap: the
+    # unpenalised multinomial likelihood has no finite maximum (quasi-complete separation)
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match=r"quasi-complete separation.*at least \d+ of 150"):
+        model = SoftmaxRegression(penalty=None, max_iter=100).fit(X, y)
+    assert model.stop_reason_ == "separation" and not model.converged_
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        text = str(model.summary())
+    assert "converged:" in text and "False" in text and "separation" in text
 
 
 def test_soft_targets_skip_the_separation_test():

@@ -82,3 +82,39 @@ def test_measured_order_on_exact_sequences():
     orders, _ = measured_order([1e-1, 1e-3, 1e-9, 1e-27])
     np.testing.assert_allclose(orders, 3.0)
     assert measured_order([1e-1, 1e-2])[0].size == 0
+
+
+def test_a_steep_function_without_a_root_is_not_called_converged():
+    # tanh(1e20 x) + 2 >= 1 has no root; f' = 1e20 makes every step tiny
+    with pytest.warns(ConvergenceWarning, match="stalled"):
+        r = newton_root(lambda x: nb.tanh(1e20 * x) + 2.0, 0.0)
+    assert not r.converged and r.stop_reason == "stalled" and r.residual > 1.0
+
+
+@pytest.mark.parametrize("power, rate", [(2, 0.5), (3, 2.0 / 3.0), (4, 0.75)])
+def test_multiple_roots_report_the_linear_rate_and_multiplicity(power, rate):
+    r = newton_root(lambda x: (x - 1.0) ** power, 3.0)
+    assert r.converged and r.convergence == "linear"
+    assert r.rate == pytest.approx(rate, rel=1e-6) and r.multiplicity == power
+    assert np.isnan(r.constant) and "multiplicity" in r.message
+    assert r.residual <= 1e-20
+
+
+def test_a_simple_root_reports_quadratic_convergence_and_no_rate():
+    r = newton_root(lambda x: x**2 - 2.0, 1.0)
+    assert r.convergence == "quadratic" and r.multiplicity == 1 and np.isnan(r.rate)
+    # |f''/(2 f')| at sqrt(2)
+    assert r.constant == pytest.approx(1 / (2 * np.sqrt(2)), rel=1e-2)
+
+
+def test_hopping_between_neighbouring_floats_is_convergence_not_cycling():
+    r = newton_root(lambda x: x**2 - 2.0, 1.0, tol=0.0)
+    assert r.converged and r.stop_reason in ("roundoff", "step_tol", "residual")
+    assert abs(r.root - np.sqrt(2.0)) <= 4e-16
+
+
+def test_a_converging_system_is_not_cycling():
+    f = lambda x: nb.stack([x[0] ** 2 - x[1], x[1] ** 2 - 1.0])  # noqa: E731
+    r = newton_root(f, np.array([3.0, 3.0]), tol=0.0, max_iter=60)
+    assert r.converged and r.stop_reason != "cycling"
+    np.testing.assert_allclose(r.root, [1.0, 1.0], atol=1e-12)

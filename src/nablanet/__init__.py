@@ -76,6 +76,9 @@ _LAZY_NAMES = {
     "MLPClassifier": "nablanet.models",
     "GaussianDropoutRegressor": "nablanet.models",
     "load": "nablanet.models",
+    "ConvergenceWarning": "nablanet.optim",
+    "RankDeficiencyWarning": "nablanet.models",
+    "DivergenceError": "nablanet.models",
 }
 
 

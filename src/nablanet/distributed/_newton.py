@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nablanet.optim.line_search import direction_is_negligible
-from nablanet.optim.newton import newton_direction
-from nablanet.optim.stopping import ConvergenceWarning
+from nablanet.optim.newton import HessianError, _stationary, newton_direction
+from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 ARMIJO = 1e-4  # sufficient-decrease constant, as in nablanet.optim.line_search
 LADDER = 0.5 ** np.arange(1, 51)  # backtracking lengths tried in one value-only pass
@@ -45,6 +45,8 @@ ADVICE = {
     "line_search": "no step decreased the objective along the Newton direction",
     "separation": "the classes look linearly separable, so no finite minimum exists: add L2 "
                   "regularisation (finite C)",
+    "stalled": "the steps vanished away from the optimum: standardise the columns of X, or "
+               "fit with penalty='l2'",
 }
 
 
@@ -110,7 +112,8 @@ def newton_minimize(evaluate, losses_along, theta, penalty, flat_basis, *, tol, 
     """
     f, g, H, _ = penalty.add(theta, *evaluate(theta))
     if not (np.isfinite(f) and np.all(np.isfinite(g))):
-        raise ValueError(f"the objective is not finite at the start (loss {f})")
+        raise HessianError(f"the objective or its gradient is not finite at the start "
+                           f"(loss {f}): check X for extreme values")
     trace = {key: [] for key in ("loss", "grad_norm", "decrement", "step_norm", "damping",
                                  "step_length")}
     reason = "max_iter"
@@ -141,6 +144,8 @@ def newton_minimize(evaluate, losses_along, theta, penalty, flat_basis, *, tol, 
             break
     else:
         reason = "gradient" if _max_abs(g) <= tol else "max_iter"
+    if reason in ("step_size", "roundoff") and not _stationary(theta, f, g):
+        reason = "stalled"  # as in memory: negligible steps far from stationarity
     return _finish(theta, f, H, trace, reason)
 
 
@@ -181,6 +186,6 @@ def _finish(theta, f, hess, trace, reason):
         "converged" if converged else ADVICE.get(reason, reason))
     if not converged:
         warnings.warn(f"Newton stopped without converging ({message})", ConvergenceWarning,
-                      stacklevel=4)
+                      stacklevel=user_stacklevel())
     arrays = {key: np.asarray(values, dtype=float) for key, values in trace.items()}
     return DistributedNewtonResult(theta, f, n_iter, converged, reason, message, hess, arrays)

@@ -9,10 +9,13 @@ which maps the in-memory method over the row blocks without computing anything.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from nablanet.data.validation import DataError
 from nablanet.distributed.glm import fit_newton
+from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 _TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
 
@@ -63,10 +66,72 @@ def fit_estimator(estimator, X, y, sample_weight=None):
     estimator.history_ = [{k: float(trace[k][i]) for k in _TRACE_KEYS}
                           for i in range(len(trace["loss"]))]
     estimator.objective_value_ = float(fitted["loss"])
+    estimator.converged_ = bool(fitted["converged"])
     estimator.covariance_ = estimator.bse_ = None
+    _record_likelihood(estimator, X, y, fitted)
+    separation = None
     if estimator._alpha() == 0:  # as in memory: no penalty, no standard errors
-        _set_standard_errors(estimator, fitted["hessian"], multinomial)
+        _set_standard_errors(estimator, fitted["scaled_hessian"], multinomial, fitted["undo"])
+        separation = _separation(estimator, X, y, fitted)
+    if separation is not None:
+        estimator.stop_reason_, estimator.converged_ = "separation", False
+        estimator.covariance_ = np.full_like(estimator.covariance_, np.nan)
+        estimator.bse_ = np.full_like(estimator.bse_, np.nan)
+    estimator.stop_message_ = separation or (
+        f"{type(estimator).__name__} " + ("converged: " if estimator.converged_ else
+                                          "did not converge: ") + fitted["message"])
+    if not estimator.converged_:
+        warnings.warn(estimator.stop_message_, ConvergenceWarning, stacklevel=user_stacklevel())
     return estimator
+
+
+def _record_likelihood(estimator, X, y, fitted):
+    """n, the log-likelihood (unpenalised fits) and the intercept-only model's, as in memory."""
+    estimator.n_obs_ = int(X.shape[0])
+    estimator.log_likelihood_ = -float(fitted["loss"]) if estimator._alpha() == 0 else None
+    labels = y.compute() if is_dask_collection(y) else np.asarray(y)
+    counts = np.array([np.sum(labels == c) for c in estimator.classes_], dtype=float)
+    if estimator.fit_intercept:
+        shares = counts / counts.sum()
+        estimator.null_log_likelihood_ = float(counts[counts > 0] @ np.log(shares[counts > 0]))
+    else:
+        estimator.null_log_likelihood_ = -float(counts.sum()) * np.log(len(counts))
+
+
+def _separation(estimator, X, y, fitted):
+    """The in-memory LP test for (quasi-)complete separation, when the fit did not
+    converge or its logits grew large, on data small enough to gather; its warning
+    text, or None."""
+    from nablanet.models._stats import (
+        SEPARATION_LP_MAX_ENTRIES,
+        multinomial_separating_direction,
+        separating_direction,
+        separation_message,
+    )
+    from nablanet.models.logistic import coefficient_names
+
+    coef, intercept = estimator.coef_, estimator.intercept_
+    scores = X @ coef.T + intercept
+    extent = float((scores.max(axis=1) - scores.min(axis=1)).max().compute()) if (
+        coef.shape[0] > 1) else float(abs(scores).max().compute())
+    if fitted["converged"] and fitted["stop_reason"] != "separation" and extent < 12.0:
+        return None
+    size = X.shape[0] * (X.shape[1] + 1) * max(1, len(estimator.classes_) - 1) * 2
+    if size > SEPARATION_LP_MAX_ENTRIES:
+        return None
+    X_local = np.asarray(X.compute(), dtype=float)
+    labels = y.compute() if is_dask_collection(y) else np.asarray(y)
+    index = np.searchsorted(estimator.classes_, labels)
+    if coef.shape[0] == 1:
+        found = separating_direction(X_local, index, None, estimator.fit_intercept)
+    else:
+        Y = np.eye(len(estimator.classes_))[index]
+        found = multinomial_separating_direction(X_local, Y, None, estimator.fit_intercept)
+    if found is None:
+        return None
+    names = coefficient_names(estimator)[: estimator.n_features_in_]
+    complete = fitted["stop_reason"] == "separation"
+    return separation_message(type(estimator).__name__, names, *found, complete)
 
 
 def _callback(estimator):
@@ -81,19 +146,30 @@ def _callback(estimator):
     return report
 
 
-def _set_standard_errors(estimator, hessian, multinomial):
+def _set_standard_errors(estimator, hessian, multinomial, undo):
     """``covariance_`` and ``bse_`` of an unpenalised fit, laid out as in memory.
 
-    ``hessian`` is the log-likelihood's Hessian at the solution in the augmented,
-    feature-major layout of ``fit_newton`` (index ``j * K + k``).  Logistic: its inverse.
+    ``hessian`` is the log-likelihood's Hessian at the solution in the solver's
+    column-scaled coordinates, augmented, feature-major layout of ``fit_newton`` (index
+    ``j * K + k``); ``undo`` maps each coordinate back.  Logistic: its inverse on the
+    identified coefficients (NaN and a warning naming the others, as in memory).
     Softmax: it is singular (C7: H 1 = 0), so as in memory the block of the first K - 1
     classes (the last class as reference) is inverted and carried to the centred
     ``coef_`` (see :class:`~nablanet.models.SoftmaxRegression`).
     """
-    if not multinomial:
-        from nablanet.models.logistic import standard_errors
+    from nablanet.models._stats import (
+        identified_covariance,
+        unscaled_standard_errors,
+        warn_unidentified,
+    )
+    from nablanet.models.logistic import coefficient_names
 
-        estimator.covariance_, estimator.bse_ = standard_errors(hessian)
+    names, model = coefficient_names(estimator), type(estimator).__name__
+    if not multinomial:
+        covariance, unidentified = identified_covariance(hessian)
+        estimator.covariance_, estimator.bse_ = unscaled_standard_errors(
+            covariance, unidentified, undo)
+        warn_unidentified(names, unidentified, model)
         return
     from nablanet.models.softmax import reference_standard_errors
 
@@ -101,9 +177,10 @@ def _set_standard_errors(estimator, hessian, multinomial):
     width = hessian.shape[0] // n_classes
     by_class = hessian.reshape(width, n_classes, width, n_classes).transpose(1, 0, 3, 2)
     free = (n_classes - 1) * width
-    estimator.covariance_, estimator.bse_ = reference_standard_errors(
-        by_class[:-1, :, :-1, :].reshape(free, free), n_classes, width
+    estimator.covariance_, estimator.bse_, unidentified = reference_standard_errors(
+        by_class[:-1, :, :-1, :].reshape(free, free), n_classes, width, undo[::n_classes]
     )
+    warn_unidentified(names, unidentified, model)
 
 
 def predict_lazily(estimator, method, X):

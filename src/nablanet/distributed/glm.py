@@ -197,20 +197,60 @@ def fit_newton(X, y, *, multinomial, C=1.0, fit_intercept=True, tol=1e-8, max_it
     dict
         ``coef`` (K', d), ``intercept`` (K',), ``classes``, ``n_iter``, ``stop_reason``,
         ``converged``, ``message``, ``loss`` (penalised objective), ``hessian`` (of the
-        penalised objective at the solution, augmented layout), ``trace`` (dict of
+        penalised objective at the solution, augmented layout), ``scaled_hessian`` and
+        ``undo`` (the Hessian in the solver's column-scaled coordinates, and the factor
+        per entry that maps those coordinates back), ``trace`` (dict of
         per-iteration arrays as in :class:`nablanet.optim.NewtonResult`) and ``n_passes``
         (passes over the data); K' = 1 for the binary model.
     """
+    from nablanet.models._stats import SCALE_SAMPLE_ROWS, scales_from_largest
+    from nablanet.optim.newton import HessianError
+
     X, y = check_row_blocks(X, y)
     if classes is None:
         classes = np.unique(y.map_blocks(np.unique, dtype=y.dtype).compute())
     classes = np.asarray(classes)
     _check_classes(classes, multinomial)
     model = "softmax" if multinomial else "binary"
-    passes = _Passes(X, y, model, classes, fit_intercept)
+    # as in memory: solve on columns of largest |x| in [1, 2) (exact powers of two),
+    # undone in the coefficients afterwards; the maxima come from the first rows (no
+    # extra pass over the data), and from all of them if values those rows did not show
+    # overflow the first attempt
+    sample = X[:SCALE_SAMPLE_ROWS]
+    for attempt in (sample, X):
+        scales = scales_from_largest(abs(attempt).max(axis=0).compute())
+        try:
+            result, passes = _fit_scaled(X, y, model, classes, fit_intercept, scales, C,
+                                         multinomial, tol, max_iter, callback)
+            break
+        except HessianError:
+            if attempt is X or X.shape[0] <= SCALE_SAMPLE_ROWS:
+                raise
+    n_rows, n_classes, n_features = passes.n_rows, passes.n_classes, X.shape[1]
+    theta = result.x.reshape(n_rows, n_classes).copy()
+    undo = np.ones(n_rows)
+    if scales is not None:
+        undo[:n_features] = 1.0 / scales
+    theta *= undo[:, None]
+    intercept = theta[n_features] if fit_intercept else np.zeros(n_classes)
+    per_entry = np.repeat(undo, n_classes)  # index j * K + k
+    with np.errstate(over="ignore", invalid="ignore"):
+        hessian = result.hessian / per_entry[:, None] / per_entry[None, :]
+    return {"coef": theta[:n_features].T.copy(), "intercept": np.array(intercept, copy=True),
+            "classes": classes, "n_iter": result.n_iter, "stop_reason": result.stop_reason,
+            "converged": result.converged, "message": result.message, "loss": result.fun,
+            "hessian": hessian, "scaled_hessian": result.hessian, "undo": per_entry,
+            "trace": result.trace, "n_passes": passes.n_passes}
+
+
+def _fit_scaled(X, y, model, classes, fit_intercept, scales, C, multinomial, tol, max_iter,
+                callback):
+    """:func:`newton_minimize` on the columns of X divided by ``scales`` (None: as they are),
+    the penalty divided by scales^2 to stay on the user's coefficients."""
+    passes = _Passes(X if scales is None else X / scales, y, model, classes, fit_intercept)
     n_rows, n_classes, n_features = passes.n_rows, passes.n_classes, X.shape[1]
     mask = np.zeros((n_rows, n_classes))
-    mask[:n_features] = 1.0
+    mask[:n_features] = 1.0 if scales is None else 1.0 / scales[:, None] ** 2
     alpha = 0.0 if C is None or np.isinf(C) else 1.0 / C
     free_rows = [] if not multinomial else (
         list(range(n_rows)) if alpha == 0.0 else list(range(n_features, n_rows)))
@@ -218,12 +258,7 @@ def fit_newton(X, y, *, multinomial, C=1.0, fit_intercept=True, tol=1e-8, max_it
         passes.evaluate, passes.losses_along, np.zeros(n_rows * n_classes),
         Penalty(alpha, mask.ravel()), _flat_directions(n_rows, n_classes, free_rows),
         tol=tol, max_iter=max_iter, callback=callback)
-    theta = result.x.reshape(n_rows, n_classes)
-    intercept = theta[n_features] if fit_intercept else np.zeros(n_classes)
-    return {"coef": theta[:n_features].T.copy(), "intercept": np.array(intercept, copy=True),
-            "classes": classes, "n_iter": result.n_iter, "stop_reason": result.stop_reason,
-            "converged": result.converged, "message": result.message, "loss": result.fun,
-            "hessian": result.hessian, "trace": result.trace, "n_passes": passes.n_passes}
+    return result, passes
 
 
 def _check_classes(classes, multinomial):

@@ -6,6 +6,8 @@ with closed-form Hessians, ``MLPClassifier`` is the notes' network, and
 saves to a portable file that :func:`load` reads back without executing code.
 """
 
+from nablanet.models._base import DivergenceError
+from nablanet.models._stats import RankDeficiencyWarning
 from nablanet.models.gaussian_dropout import GaussianDropoutRegressor
 from nablanet.models.io import ModelFileError, load
 from nablanet.models.logistic import LogisticRegression
@@ -13,6 +15,6 @@ from nablanet.models.mlp import MLPClassifier
 from nablanet.models.softmax import SoftmaxRegression
 
 __all__ = [
-    "GaussianDropoutRegressor", "LogisticRegression", "MLPClassifier", "ModelFileError",
-    "SoftmaxRegression", "load",
+    "DivergenceError", "GaussianDropoutRegressor", "LogisticRegression", "MLPClassifier",
+    "ModelFileError", "RankDeficiencyWarning", "SoftmaxRegression", "load",
 ]

@@ -65,6 +65,26 @@ class NablanetEstimator(BaseEstimator):
         return validate_data(self, X, dtype=dtype, reset=False)
 
 
+class DivergenceError(ValueError):
+    """Training produced non-finite parameters (as scikit-learn's "non-finite parameter
+    weights" ValueError; the CLI reports it and exits with status 2)."""
+
+
+#: Largest |x| whose square (and a sum of many squares) float64 still holds.
+SQUARES_LIMIT = 1e150
+
+
+def check_squares_fit(X, what, advice, names=None):
+    """ValueError naming the first column whose values are too large to square."""
+    largest = np.max(np.abs(X), axis=0, initial=0.0)
+    bad = np.flatnonzero(largest > SQUARES_LIMIT)
+    if bad.size:
+        j = int(bad[0])
+        label = f"column {j}" + (f" ({names[j]!r})" if names is not None else "")
+        raise ValueError(f"{what}: {label} holds values up to {largest[j]:.3g}, whose squares "
+                         f"overflow float64 (limit |x| <= {SQUARES_LIMIT:g}); {advice}")
+
+
 def encode_labels(y, min_classes=2, max_classes=None, name="classifier"):
     """Sorted ``classes`` and ``y`` as indices into them.
 

@@ -23,9 +23,14 @@ from nablanet.models._base import (
     portable_labels,
 )
 from nablanet.models._predict import ClassifierPredictionsMixin, is_dask
+from nablanet.models._stats import SCALE_SAMPLE_ROWS, column_scales, separation_message
+from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 _SOLVERS = ("newton", "newton-cg", "gd")
 _TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
+#: Fitted scalars summary() reads, saved with the model (absent from older files).
+_SUMMARY_SCALARS = ("converged", "stop_message", "n_obs", "log_likelihood",
+                    "null_log_likelihood")
 
 
 class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimator):
@@ -42,6 +47,7 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         solver="newton",
         tol=1e-8,
         max_iter=100,
+        class_weight=None,
         verbose=False,
         callback=None,
     ):
@@ -51,6 +57,7 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.class_weight = class_weight
         self.verbose = verbose
         self.callback = callback
 
@@ -77,15 +84,108 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
         self.classes_, y_index = encode_labels(y, max_classes=self._max_classes,
                                                name=type(self).__name__)
-        objective = self._objective(X, y_index, sample_weight)
-        result = self._minimise(objective)
-        self._set_solution(objective, result.x)
+        sample_weight = self._weights_with_classes(y_index, sample_weight)
+        # the solver works on columns of largest |x| in [1, 2) (exact powers of two), and
+        # on weights of mean 1 (the objective divided by the mean weight, alpha too), so
+        # neither its damping nor its tests depend on the units of the features or of
+        # the weights (weights of 1e-20 would pass the gradient test at the start)
+        weight_scale = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+        if weight_scale != 1.0:
+            sample_weight = sample_weight / weight_scale
+        for exact in (False, True):
+            scales = column_scales(X, exact)
+            objective = self._objective(X if scales is None else X / scales, y_index,
+                                        sample_weight, scales, weight_scale)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                result = self._minimise(objective)
+            if result.stop_reason != "non_finite" or len(X) <= SCALE_SAMPLE_ROWS:
+                break  # else: values the sampled scales missed overflowed; scale exactly
+        _replay(w for w in caught if not issubclass(w.category, ConvergenceWarning))
+        self._set_solution(objective, result.x, scales)
         self.n_iter_ = int(result.n_iter)
-        self.stop_reason_ = result.stop_reason
-        self.history_ = _history(result.trace)
-        self.objective_value_ = float(result.fun)
-        self._after_fit(objective, result)
+        self.stop_reason_, self.converged_ = result.stop_reason, bool(result.converged)
+        self.history_ = _history(result.trace, weight_scale)
+        self.objective_value_ = float(result.fun) * weight_scale
+        self._record_likelihood(objective, result, weight_scale, sample_weight, y_index)
+        separation = self._separation(objective, result, sample_weight)
+        if separation is not None:
+            self.stop_reason_, self.converged_ = "separation", False
+        self.stop_message_ = separation or self._advice(result)
+        self._after_fit(objective, result, scales, weight_scale)
+        if separation is not None and getattr(self, "bse_", None) is not None:
+            # no finite maximum: the curvature at the last iterate estimates nothing
+            self.covariance_ = np.full_like(self.covariance_, np.nan)
+            self.bse_ = np.full_like(self.bse_, np.nan)
+        if not self.converged_:
+            warnings.warn(self.stop_message_, ConvergenceWarning, stacklevel=user_stacklevel())
         return self
+
+    def _weights_with_classes(self, y_index, sample_weight):
+        """Sample weights times the ``class_weight`` of each sample's class."""
+        if self.class_weight is None:
+            return sample_weight
+        from sklearn.utils.class_weight import compute_class_weight
+
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names classes {sorted(unknown)!r} that are not "
+                                 f"in the data {self.classes_.tolist()}")
+        per_class = compute_class_weight(self.class_weight, classes=self.classes_,
+                                         y=self.classes_[y_index])
+        weights = per_class[y_index]
+        return weights if sample_weight is None else weights * sample_weight
+
+    def _advice(self, result):
+        """The solver's message, with advice in terms of this estimator's parameters."""
+        name = type(self).__name__
+        advice = {
+            "max_iter": f"raise max_iter (now {self.max_iter}), or fit with penalty='l2' "
+                        "and a smaller C if the problem is ill-conditioned",
+            "line_search": "no step decreased the objective: standardise the columns of X, "
+                           "or fit with penalty='l2'",
+            "stalled": "the steps vanished away from the optimum: standardise the columns "
+                       "of X, or fit with penalty='l2'",
+            "non_finite": "the objective became NaN or infinite: check X for extreme values",
+            "separation": "the classes are linearly separable, so no finite optimum exists: "
+                          "fit with penalty='l2' and a finite C",
+        }
+        if result.converged:
+            return f"{name} converged: {result.message}"
+        return (f"{name} did not converge ({result.stop_reason} after {result.n_iter} "
+                f"iterations): {advice.get(result.stop_reason, result.message)}")
+
+    def _separation(self, objective, result, sample_weight):
+        """For unpenalised fits whose logits grew large (or that did not converge): the
+        LP test for (quasi-)complete separation; its warning text, or None."""
+        if self._alpha() > 0:
+            return None
+        extent = self._logit_extent(objective, result.x)
+        if result.converged and result.stop_reason != "separation" and extent < 12.0:
+            return None
+        found = self._separating_direction(objective, sample_weight)
+        if found is None:
+            return None
+        names = coefficient_names(self)[: self.n_features_in_]
+        complete = result.stop_reason == "separation" or self._strictly_separable(
+            objective, sample_weight)
+        return separation_message(type(self).__name__, names, *found, complete)
+
+    def _record_likelihood(self, objective, result, weight_scale, sample_weight, y_index):
+        """Log-likelihood at the fit and of the intercept-only model, for summary()."""
+        weights = np.ones(len(y_index)) if sample_weight is None else sample_weight
+        self.n_obs_ = int(np.count_nonzero(weights))
+        self.log_likelihood_ = -(float(result.fun) - self._penalty_value(
+            objective, result.x)) * weight_scale
+        counts = np.bincount(y_index, weights=weights * weight_scale,
+                             minlength=len(self.classes_))
+        if self.fit_intercept:
+            shares = counts / counts.sum()
+            self.null_log_likelihood_ = float(counts[counts > 0] @ np.log(shares[counts > 0]))
+        else:
+            self.null_log_likelihood_ = -float(counts.sum()) * np.log(
+                max(2, len(self.classes_)) if self._max_classes != 2 else 2.0)
 
     def _alpha(self):
         return 1.0 / self.C if self.penalty == "l2" else 0.0
@@ -135,7 +235,7 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
             notify(self.callback, {"iteration": k + 1, "loss": float(trace["loss"][k]),
                                    "grad_norm": float(trace["grad_norm"][k])})
 
-    def _after_fit(self, objective, result):
+    def _after_fit(self, objective, result, scales=None, weight_scale=1.0):
         """Hook for extra fitted attributes (standard errors in logistic regression)."""
 
     # -- prediction (decision_function, predict_proba, ...: ClassifierPredictionsMixin) --
@@ -156,6 +256,10 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         scalars = {"n_iter": self.n_iter_, "stop_reason": self.stop_reason_,
                    "n_features_in": self.n_features_in_,
                    "objective_value": self.objective_value_}
+        for name in _SUMMARY_SCALARS:
+            value = getattr(self, name + "_", None)
+            if value is not None:
+                scalars[name] = value.item() if isinstance(value, np.generic) else value
         return arrays, scalars
 
     def _restore_state(self, arrays, scalars):
@@ -173,12 +277,35 @@ class NewtonLinearClassifier(ClassifierPredictionsMixin, ClassifierMixin, Nablan
         for name in ("covariance", "bse"):
             if name in arrays:
                 setattr(self, name + "_", arrays[name])
+        for name in _SUMMARY_SCALARS:
+            setattr(self, name + "_", scalars.get(name))
 
 
-def _history(trace):
-    """The solver's column trace as a list of per-iteration dicts."""
+def _replay(caught):
+    """Issue again warnings recorded while the solver ran, pointed at the user's call."""
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=user_stacklevel())
+
+
+def coefficient_names(estimator, feature_names=None):
+    """Feature names (given, ``feature_names_in_`` or x0, x1, ...), then 'intercept'."""
+    if feature_names is None:
+        feature_names = getattr(estimator, "feature_names_in_", None)
+    if feature_names is None:
+        feature_names = [f"x{i}" for i in range(estimator.n_features_in_)]
+    if len(feature_names) != estimator.n_features_in_:
+        raise ValueError(f"feature_names must hold {estimator.n_features_in_} names, got "
+                         f"{len(feature_names)}")
+    return [str(n) for n in feature_names] + (["intercept"] if estimator.fit_intercept else [])
+
+
+def _history(trace, weight_scale=1.0):
+    """The solver's column trace as a list of per-iteration dicts (loss, gradient and
+    decrement back on the scale of the user's weights)."""
     n = len(trace["loss"])
-    return [{k: float(trace[k][i]) for k in _TRACE_KEYS} for i in range(n)]
+    scaled = {"loss", "grad_norm", "decrement"}
+    return [{k: float(trace[k][i]) * (weight_scale if k in scaled else 1.0)
+             for k in _TRACE_KEYS} for i in range(n)]
 
 
 def _gradient_descent(objective, x0, lipschitz, tol, max_iter, check, verbose):
@@ -189,7 +316,8 @@ def _gradient_descent(objective, x0, lipschitz, tol, max_iter, check, verbose):
     parameters), on ``check`` (separation), or at ``max_iter`` with a warning.
     """
     from nablanet.autodiff import Tensor
-    from nablanet.optim import GD, ConvergenceWarning, NewtonResult
+    from nablanet.optim import GD, NewtonResult
+    from nablanet.optim.newton import _stationary
 
     theta = Tensor(np.array(x0, dtype=float), requires_grad=True)
     opt = GD([theta], lr=1.0 / lipschitz)
@@ -217,13 +345,15 @@ def _gradient_descent(objective, x0, lipschitz, tol, max_iter, check, verbose):
         if found is not None:
             reason, message = found
             break
+    f = objective.value(theta.data)
+    if reason == "step_size" and not _stationary(theta.data, f, g):
+        reason = "stalled"
     converged = reason in ("gradient", "step_size")
     if not converged:
         advice = message or "raise max_iter or use solver='newton'"
         warnings.warn(f"gradient descent stopped without converging ({reason} after "
                       f"{len(trace['loss'])} iterations: {advice})", ConvergenceWarning,
-                      stacklevel=4)
-    f = objective.value(theta.data)
+                      stacklevel=user_stacklevel())
     arrays = {k: np.asarray(v, dtype=float) for k, v in trace.items()}
     return NewtonResult(theta.data.copy(), f, g, len(trace["loss"]), converged, reason,
                         message, arrays)

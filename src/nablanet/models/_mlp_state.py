@@ -42,9 +42,9 @@ def build_optimizer(est, net):
     from nablanet.optim import SGD, Adam
 
     if est.optimizer == "adam":
-        return Adam(net.parameters(), lr=est.learning_rate)
+        return Adam(net.parameters(), lr=est._learning_rate())
     if est.optimizer == "sgd":
-        return SGD(net.parameters(), lr=est.learning_rate, momentum=0.9)
+        return SGD(net.parameters(), lr=est._learning_rate(), momentum=0.9)
     return None
 
 

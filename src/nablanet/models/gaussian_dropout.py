@@ -18,7 +18,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin
 
-from nablanet.models._base import NablanetEstimator, check_positive, notify
+from nablanet.models._base import (
+    DivergenceError,
+    NablanetEstimator,
+    check_positive,
+    check_squares_fit,
+    notify,
+)
 
 
 class GaussianDropoutRegressor(RegressorMixin, NablanetEstimator):
@@ -111,7 +117,15 @@ class GaussianDropoutRegressor(RegressorMixin, NablanetEstimator):
             self.coef_, self.intercept_ = self._solve_expected(X, y, weights)
             self.n_iter_, self.loss_curve_ = 0, []
         else:
+            check_squares_fit(X, "GaussianDropoutRegressor noise training",
+                              "rescale X, or use closed_form=True (which rescales itself)",
+                              getattr(self, "feature_names_in_", None))
             self._train_with_noise(X, y.astype(np.float64), weights)
+            if not (np.all(np.isfinite(self.coef_)) and np.isfinite(self.intercept_)):
+                raise DivergenceError(
+                    "Solver produced non-finite parameter weights: noise training diverged "
+                    f"at learning_rate={self.learning_rate!r}; use a smaller learning_rate "
+                    "or learning_rate='auto', or standardise X")
         return self
 
     def predict(self, X):
@@ -145,16 +159,31 @@ class GaussianDropoutRegressor(RegressorMixin, NablanetEstimator):
             check_positive("learning_rate", self.learning_rate)
 
     def _solve_expected(self, X, y, weights):
-        """Minimiser of the expected weighted loss (the closed form of claim C5)."""
+        """Minimiser of the expected weighted loss (the closed form of claim C5).
+
+        Never through the normal equations, whose condition number is the square of the
+        data's: the penalised least-squares problem
+        ``min ||sqrt(S) (yc - Xc w)||^2 + sigma2 sum_j w_j^2 sum_n s_n x_nj^2`` is solved as
+        one stacked least-squares system by SVD, on columns scaled first by exact powers
+        of two (no rounding, no overflow) and then to unit norm, so the singular-value cut
+        is relative to each column's own size: scaling one column by 1e8 rescales its
+        coefficient by 1e-8 and leaves the others alone.
+        """
         total = weights.sum()
+        _, exponents = np.frexp(np.max(np.abs(X), axis=0, initial=0.0))
+        powers = np.ldexp(1.0, exponents)
+        X = X / powers  # exact: largest |x| of each column in [0.5, 1)
         x_mean = weights @ X / total if self.fit_intercept else np.zeros(X.shape[1])
         y_mean = weights @ y / total if self.fit_intercept else 0.0
-        Xc, yc = X - x_mean, y - y_mean
-        gram = (Xc * weights[:, None]).T @ Xc
-        penalty = self.sigma2 * (weights @ X**2)
-        gram[np.diag_indices_from(gram)] += penalty
-        coef = np.linalg.lstsq(gram, (Xc * weights[:, None]).T @ yc, rcond=None)[0]
-        return coef, float(y_mean - x_mean @ coef)
+        root = np.sqrt(weights)
+        ridge = np.sqrt(self.sigma2 * (weights @ X**2))  # the noise's penalty, raw inputs
+        stacked = np.vstack([(X - x_mean) * root[:, None], np.diag(ridge)])
+        target = np.concatenate([(y - y_mean) * root, np.zeros(X.shape[1])])
+        norms = np.linalg.norm(stacked, axis=0)
+        norms[norms == 0] = 1.0
+        coef = np.linalg.lstsq(stacked / norms, target, rcond=None)[0] / norms
+        intercept = float(y_mean - x_mean @ coef)
+        return coef / powers, intercept
 
     def _step_size(self, X):
         if self.learning_rate != "auto":

@@ -15,15 +15,19 @@ from sklearn.utils.validation import validate_data
 
 from nablanet.models import _mlp_state
 from nablanet.models._base import (
+    DivergenceError,
     NablanetEstimator,
     check_choice,
     check_positive,
+    check_squares_fit,
     encode_labels,
     notify,
 )
 from nablanet.models._predict import ClassifierPredictionsMixin
 
 _OPTIMIZERS = ("adam", "sgd", "newton-cg", "hessian-free")
+#: scikit-learn's parameter names and the defaults of the nablanet names they stand for.
+_SKLEARN_ALIASES = {"max_iter": 50, "learning_rate_init": 1e-3}
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -74,6 +78,17 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
     callback : callable, optional
         Called after each epoch with ``{"epoch", "loss", "val_loss", "val_accuracy"}``
         (validation entries None without early stopping).
+    max_iter : int, optional
+        scikit-learn's name for ``max_epochs`` (epochs, as in its MLPClassifier); when
+        given it is used instead (giving both, different, is an error).
+    learning_rate_init : float, optional
+        scikit-learn's name for ``learning_rate``, with the same rule.
+
+    Raises
+    ------
+    DivergenceError
+        (a ValueError) from ``fit`` / ``partial_fit`` when training produced non-finite
+        weights or a non-finite loss, as scikit-learn's "non-finite parameter weights".
 
     Attributes
     ----------
@@ -119,6 +134,8 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
         dtype="float32",
         verbose=False,
         callback=None,
+        max_iter=None,
+        learning_rate_init=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -138,6 +155,8 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
         self.dtype = dtype
         self.verbose = verbose
         self.callback = callback
+        self.max_iter = max_iter
+        self.learning_rate_init = learning_rate_init
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, X, y):
@@ -162,8 +181,9 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
         if self.early_stopping:
             X, X_val, y_index, y_val = self._validation_split(X, y_index)
         best = None
-        for _ in range(self.max_epochs):
+        for _ in range(self._epochs()):
             self._run_epoch(X, y_index, X_val, y_val)
+            self._check_finite()
             if self.early_stopping:
                 best = self._track_best(best)
                 if best["stalled"] >= self.n_iter_no_change:
@@ -203,7 +223,24 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
             )
         y_index = self._encode_known(y)
         self._run_epoch(self._scale(X).astype(self._dtype(), copy=False), y_index, None, None)
+        self._check_finite()
         return self
+
+    def _check_finite(self):
+        """DivergenceError when the last epoch left a non-finite loss or weight."""
+        if np.isfinite(self.loss_curve_[-1]) and all(
+                np.all(np.isfinite(p.data)) for p in self.network_.parameters()):
+            return
+        raise DivergenceError(
+            f"Solver produced non-finite parameter weights (epoch {self.n_iter_}, loss "
+            f"{self.loss_curve_[-1]}): training diverged; use a smaller learning_rate (now "
+            f"{self._learning_rate()}) or standardize=True")
+
+    def _epochs(self):
+        return self.max_epochs if self.max_iter is None else self.max_iter
+
+    def _learning_rate(self):
+        return self.learning_rate if self.learning_rate_init is None else self.learning_rate_init
 
     # -- prediction (decision_function, predict_proba, ...: ClassifierPredictionsMixin) --
     def _scores(self, X):
@@ -330,6 +367,15 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
         check_positive("learning_rate", self.learning_rate)
         check_positive("batch_size", self.batch_size, integer=True)
         check_positive("max_epochs", self.max_epochs, integer=True)
+        for alias, name in (("max_iter", "max_epochs"), ("learning_rate_init", "learning_rate")):
+            value, default = getattr(self, alias), _SKLEARN_ALIASES[alias]
+            if value is None:
+                continue
+            check_positive(alias, value, integer=alias == "max_iter")
+            if getattr(self, name) not in (default, value):
+                raise ValueError(f"{alias}={value!r} and {name}={getattr(self, name)!r} "
+                                 f"disagree: give one ({alias} is scikit-learn's name for "
+                                 f"{name})")
         check_positive("n_iter_no_change", self.n_iter_no_change, integer=True)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
@@ -362,6 +408,8 @@ class MLPClassifier(ClassifierPredictionsMixin, ClassifierMixin, NablanetEstimat
 
     def _fit_scaler(self, X):
         """Training mean and standard deviation (1 where a feature is constant)."""
+        check_squares_fit(X, "MLPClassifier", "rescale those columns before fitting",
+                          getattr(self, "feature_names_in_", None))
         if self.standardize:
             self.mean_ = X.mean(axis=0)
             scale = X.std(axis=0)

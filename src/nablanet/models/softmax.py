@@ -35,6 +35,8 @@ class SoftmaxRegression(NewtonLinearClassifier):
     solver : {'newton', 'newton-cg', 'gd'}, default 'newton'
     tol : float, default 1e-8
     max_iter : int, default 100
+    class_weight : dict, 'balanced' or None, default None
+        Weights of the classes, multiplying ``sample_weight`` (scikit-learn's meaning).
     verbose : bool, default False
     callback : callable, optional
         Called after each iteration with ``{"iteration", "loss", "grad_norm"}``.
@@ -43,7 +45,9 @@ class SoftmaxRegression(NewtonLinearClassifier):
     ----------
     coef_ : ndarray of shape (n_classes, n_features)
     intercept_ : ndarray of shape (n_classes,)
-    classes_, n_iter_, stop_reason_, history_, objective_value_
+    classes_, n_iter_, stop_reason_, converged_, stop_message_, history_
+        As in :class:`~nablanet.models.LogisticRegression`.
+    objective_value_, n_obs_, log_likelihood_, null_log_likelihood_
         As in :class:`~nablanet.models.LogisticRegression`.
     covariance_ : ndarray of shape (n_classes * D, n_classes * D) or None
         Covariance of the centred coefficients, class by class, each class's
@@ -65,36 +69,68 @@ class SoftmaxRegression(NewtonLinearClassifier):
     (3, 2)
     """
 
-    def _objective(self, X, y_index, sample_weight):
+    def _objective(self, X, y_index, sample_weight, scales=None, weight_scale=1.0):
         from nablanet.optim import SoftmaxObjective
 
-        return SoftmaxObjective(X, y_index, sample_weight, alpha=self._alpha(),
+        alpha = self._alpha() / weight_scale  # the objective divided by the mean weight
+        if scales is not None and alpha > 0:
+            alpha = alpha / scales**2  # alpha ||W||^2 with W = W_scaled / s
+        return SoftmaxObjective(X, y_index, sample_weight, alpha=alpha,
                                 fit_intercept=self.fit_intercept,
                                 n_classes=len(self.classes_))
+
+    def _penalty_value(self, objective, theta):
+        weights = objective.coefficients(theta)[:, : objective.n_features]
+        return 0.5 * float(np.sum(objective.alpha * weights * weights))
+
+    def _logit_extent(self, objective, theta):
+        Z = objective.X @ objective.coefficients(theta).T
+        return float(np.max(Z.max(axis=1) - Z.min(axis=1), initial=0.0))
+
+    def _strictly_separable(self, objective, sample_weight):
+        return False  # the multinomial LP finds a direction, not a margin: say quasi-complete
+
+    def _separating_direction(self, objective, sample_weight):
+        from nablanet.models._stats import multinomial_separating_direction
+
+        if not np.all((objective.Y == 0) | (objective.Y == 1)):
+            return None
+        X = objective.X[:, : objective.n_features]
+        return multinomial_separating_direction(X, objective.Y, sample_weight,
+                                                self.fit_intercept)
 
     def _lipschitz(self, objective):
         # eigenvalues of diag(p) - p p^T are at most 1/2 for every p
         X = objective.X * np.sqrt(objective.sample_weight)[:, None]
-        bound = 0.5 * np.linalg.eigvalsh(X.T @ X)[-1] + objective.alpha
+        bound = 0.5 * np.linalg.eigvalsh(X.T @ X)[-1] + float(np.max(objective.alpha))
         return float(bound + (objective.n_classes if objective._centring() else 0.0))
 
-    def _set_solution(self, objective, theta):
+    def _set_solution(self, objective, theta, scales=None):
         full = objective.coefficients(theta)
         if objective.reference_class is not None:
             full = full - full.mean(axis=0)  # symmetric form: rows sum to zero
+        if scales is not None:
+            full[:, : objective.n_features] /= scales
         if self.fit_intercept:
             self.coef_, self.intercept_ = full[:, :-1].copy(), full[:, -1].copy()
         else:
             self.coef_, self.intercept_ = full.copy(), np.zeros(len(full))
 
-    def _after_fit(self, objective, result):
+    def _after_fit(self, objective, result, scales=None, weight_scale=1.0):
+        from nablanet.models._stats import warn_unidentified
+        from nablanet.models.logistic import coefficient_names
+
         self.covariance_ = self.bse_ = None
         if self._alpha() > 0:
             return
-        H = objective.hessian(result.x)  # reference-class parameters: invertible
-        self.covariance_, self.bse_ = reference_standard_errors(
-            H, objective.n_classes, objective.width
+        H = objective.hessian(result.x)  # reference-class parameters: invertible if identified
+        undo = np.full(objective.width, weight_scale**-0.5)  # H of the objective / mean weight
+        if scales is not None:
+            undo[: len(scales)] /= scales
+        self.covariance_, self.bse_, unidentified = reference_standard_errors(
+            H, objective.n_classes, objective.width, undo
         )
+        warn_unidentified(coefficient_names(self), unidentified, type(self).__name__)
 
     def summary(self, feature_names=None, alpha=0.05, reference_class=None):
         """Coefficient table: estimate, standard error, z, p-value, confidence interval.
@@ -119,21 +155,28 @@ class SoftmaxRegression(NewtonLinearClassifier):
             Rows named ``'<class>: <feature>'`` (``'<class> vs <reference>: ...'``
             for contrasts); its ``str`` is the table.
         """
-        from nablanet.models.logistic import CoefficientTable, coefficient_names
+        from nablanet.models.logistic import (
+            CoefficientTable,
+            coefficient_names,
+            intercept_first,
+            model_header,
+            require_standard_errors,
+        )
 
-        if getattr(self, "bse_", None) is None:
-            raise ValueError(
-                "summary() needs an unpenalised fit: standard errors come from the inverse "
-                "Hessian of the log-likelihood; refit with penalty=None"
-            )
+        require_standard_errors(self)
         features = coefficient_names(self, feature_names)
         estimates, covariance = self._coefficient_matrix(), self.covariance_
         labels = [str(c) for c in self.classes_]
         if reference_class is not None:
             estimates, covariance, labels = self._contrasts(reference_class)
         std_err = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+        std_err[~np.isfinite(np.diag(covariance))] = np.nan
+        order = intercept_first(len(features), self.fit_intercept)
+        width = len(features)
+        order = np.concatenate([k * width + order for k in range(len(labels))])
         names = [f"{label}: {feature}" for label in labels for feature in features]
-        return CoefficientTable(names, estimates.ravel(), std_err, alpha)
+        return CoefficientTable([names[i] for i in order], estimates.ravel()[order],
+                                std_err[order], alpha, header=model_header(self))
 
     def _coefficient_matrix(self):
         """``[coef_, intercept_]`` (intercept column only when fitted), the bse_ layout."""
@@ -157,19 +200,29 @@ class SoftmaxRegression(NewtonLinearClassifier):
         return contrast @ self._coefficient_matrix(), covariance, labels
 
 
-def reference_standard_errors(hessian, n_classes, width):
-    """``(covariance_, bse_)`` of the centred coefficients of an unpenalised fit.
+def reference_standard_errors(hessian, n_classes, width, undo=None):
+    """``(covariance_, bse_, unidentified)`` of the centred coefficients of an unpenalised
+    fit.
 
     ``hessian`` is over the reference-class parameters (the first K - 1 classes, class
-    by class, ``width`` entries each), where it is invertible; a singular one gives NaN.
+    by class, ``width`` entries each).  Where it is singular, the columns it leaves
+    unidentified (in any class: centring mixes the classes) get NaN
+    (:func:`~nablanet.models._stats.identified_covariance`); ``unidentified`` is their
+    mask over the ``width`` columns.  ``undo`` (width,) rescales column j by undo_j (the
+    solver's column scaling).
     """
-    try:
-        reference = np.linalg.inv(hessian)
-    except np.linalg.LinAlgError:
-        reference = np.full_like(hessian, np.nan)
+    from nablanet.models._stats import identified_covariance, unscaled_standard_errors
+
+    reference, free_mask = identified_covariance(hessian)
+    unidentified = free_mask.reshape(n_classes - 1, width).any(axis=0)
+    reference = np.nan_to_num(reference, nan=0.0)
     covariance = _centred_covariance(reference, n_classes, width)
-    bse = np.sqrt(np.clip(np.diag(covariance), 0.0, None)).reshape(n_classes, width)
-    return covariance, bse
+    bad = np.tile(unidentified, n_classes)
+    covariance[bad, :] = np.nan
+    covariance[:, bad] = np.nan
+    factor = np.ones(n_classes * width) if undo is None else np.tile(undo, n_classes)
+    covariance, bse = unscaled_standard_errors(covariance, bad, factor)
+    return covariance, bse.reshape(n_classes, width), unidentified
 
 
 def _centred_covariance(reference, n_classes, width):

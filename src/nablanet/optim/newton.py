@@ -7,6 +7,10 @@ Hessian-vector products; :func:`newton` reuses an old factor as the CG
 preconditioner while that is cheaper than a new Hessian), (4) Armijo backtracking,
 (5) decrement and step tests,
 (6) an optional problem-specific check (e.g. separation in logistic regression).
+A test that fires is only a candidate stop (:class:`_Run`): a minimum is claimed only
+where the Hessian is positive semidefinite (else a negative-curvature step, or the stop
+'saddle'), the Newton step is small and the point is stationary; unbounded and
+non-finite objectives end with their own stop reasons instead of an exception.
 A small change in the parameters alone is a weak criterion (a stalled solver
 also takes small steps), so the gradient max-norm and the Newton decrement
 lambda^2 = g^T H^{-1} g, whose half estimates f(x) - f(x*), come first.
@@ -22,7 +26,7 @@ import numpy as np
 
 from nablanet.optim._triangular import CholeskyFactor, solve_lower, solve_upper
 from nablanet.optim.line_search import armijo_backtracking, direction_is_negligible
-from nablanet.optim.stopping import ConvergenceWarning
+from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
 
 _TRACE_KEYS = ("loss", "grad_norm", "decrement", "step_norm", "damping", "step_length")
 _CONVERGED = ("gradient", "decrement", "step_size", "roundoff")
@@ -31,7 +35,38 @@ _ADVICE = {
     "line_search": "no step decreased the objective: check that grad matches fun",
     "separation": "the data are linearly separable, so no finite minimum exists: add L2 "
                   "regularisation (alpha > 0 / finite C)",
+    "saddle": "start elsewhere: no step along the negative curvature decreased the objective",
+    "unbounded": "the objective keeps decreasing as ||x|| grows without bound: no minimum "
+                 "exists (add a penalty or bounds to the problem)",
+    "non_finite": "the objective, its gradient or its Hessian became NaN or infinite: check "
+                  "the function's domain near the last iterate",
+    "stalled": "rescale the variables (or check that grad matches fun): the steps are "
+               "negligible but the point is not stationary",
 }
+_TESTS = {
+    "gradient": "converged: max |g_i| <= tol (and the Newton step there is small)",
+    "decrement": "converged: the Newton decrement lambda^2 / 2 <= decrement_tol max(1, |f|)",
+    "step_size": "converged: the step <= step_tol (1 + ||x||) at a stationary point",
+    "roundoff": "converged: the predicted decrease is below f's rounding at a stationary point",
+}
+#: A step-size or roundoff stop counts as convergence only where the scaled gradient
+#: max_i |g_i| max(1, |x_i|) / max(1, |f|) is at most this (eps^(1/3), Dennis & Schnabel).
+STATIONARY_RTOL = 6e-6
+#: The gradient and decrement tests also need the Newton step d there to be small:
+#: max |d_i| <= NEWTON_STEP_RTOL (1 + max |x_i|); both tests scale with f, d does not.
+NEWTON_STEP_RTOL = 1e-6
+#: Eigenvalues below this fraction of the largest count as flat in that check.
+FLAT_RTOL = 1e-6
+#: A stop claims a minimum only where lambda_min(H) >= -PSD_RTOL max |lambda(H)|.
+PSD_RTOL = 1e-8
+#: Iterates beyond this times (1 + max |x0_i|), f still falling: stop as 'unbounded'.
+UNBOUNDED_GROWTH = 1e15
+
+
+class HessianError(ValueError):
+    """The Hessian is NaN or infinite, so no Newton direction exists."""
+
+
 
 
 @dataclass
@@ -50,9 +85,17 @@ class NewtonResult:
         Newton steps taken.
     converged : bool
     stop_reason : str
-        ``'gradient'`` (max |g| <= tol), ``'decrement'`` (lambda^2 / 2 small),
-        ``'step_size'``, ``'roundoff'`` (converged); ``'max_iter'``, ``'line_search'``,
-        ``'separation'`` or another reason from ``check`` (not converged).
+        Converged: ``'gradient'`` (max |g| <= tol), ``'decrement'`` (lambda^2 / 2 small),
+        ``'step_size'`` (negligible step), ``'roundoff'`` (predicted decrease below f's
+        rounding); each only after the checks of a minimum: the Hessian is positive
+        semidefinite there (unless the objective is marked ``convex``), the Newton step
+        on its curved directions is small (gradient, decrement) and the scaled gradient
+        is small (step_size, roundoff).  Not converged: ``'saddle'`` (gradient ~0, a
+        negative eigenvalue, and no step along it decreased f), ``'unbounded'`` (f kept
+        falling as ||x|| grew past 1e15 (1 + ||x0||)), ``'non_finite'`` (f, g or H became
+        NaN/inf), ``'stalled'`` (negligible steps at a non-stationary point),
+        ``'line_search'``, ``'max_iter'``, ``'separation'`` or another reason from
+        ``check``.
     message : str
     trace : dict of ndarray
         Per iteration: loss, grad_norm (max-norm), decrement (lambda^2 / 2),
@@ -146,8 +189,11 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
             if found is not None:
                 return found
         problem.n_hessian += 1
-        factor, mu = damped_cholesky(problem.hessian_at(x))
+        H = problem.hessian_at(x)
+        factor, mu = damped_cholesky(H, g)
         stale.renew(factor if mu == 0 else None)
+        if mu > 0 and not problem.convex:
+            return saddle_free_direction(H, g)
         if mu == 0:  # the factor may serve later iterations: keep its block inverses
             solver = stale.solver
             half = solver.lower(g)
@@ -160,7 +206,8 @@ def newton(fun, x0, grad=None, hess=None, tol=1e-8, max_iter=100, decrement_tol=
         return d, lam2, mu, (stale.solver.lower if mu == 0 else None)
 
     return _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol,
-                     check if check is not None else problem.check, verbose)
+                     check if check is not None else problem.check, verbose,
+                     lambda x: hessian_spectrum(problem.hess(x)))
 
 
 def newton_cg(fun, x0, grad=None, hvp=None, tol=1e-8, max_iter=100, decrement_tol=1e-16,
@@ -186,7 +233,8 @@ def newton_cg(fun, x0, grad=None, hvp=None, tol=1e-8, max_iter=100, decrement_to
         return cg_direction(lambda v: problem.hvp(x, v), g, max_cg or 2 * g.size + 10)
 
     return _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol,
-                     check if check is not None else problem.check, verbose)
+                     check if check is not None else problem.check, verbose,
+                     lambda x: lanczos_spectrum(lambda v: problem.hvp(x, v), x.size))
 
 
 class _Problem:
@@ -196,6 +244,7 @@ class _Problem:
         from nablanet.autodiff import transforms
 
         self.approximate_hess = self._fused = self._primed = self.step_product = None
+        self.convex = bool(getattr(fun, "convex", False))
         if all(hasattr(fun, name) for name in ("value", "gradient", "hessian")):
             if hess is None and hvp is None and hasattr(fun, "hvp"):
                 # an inexact H for the preconditioner only with the objective's own H v
@@ -385,18 +434,23 @@ def newton_direction(H, g):
     return d, float(half @ half), mu, L
 
 
-def damped_cholesky(H):
+def damped_cholesky(H, fallback_scale=1.0):
     """``(L, mu)``: the Cholesky factor of H + mu I for the smallest mu that
     :func:`newton_direction` accepts."""
     H = np.asarray(H, dtype=float)
-    scale = max(float(np.mean(np.abs(np.diag(H)))), np.finfo(float).tiny)
+    # a NaN or infinite H fails every factorisation below (no up-front check: its cost
+    # shows on small fits)
+    scale = float(np.mean(np.abs(np.diag(H))))
+    if not scale > 0:  # a zero diagonal: damp on the scale of the gradient (or 1)
+        scale = max(float(np.max(np.abs(fallback_scale), initial=0.0)), 1.0)
     for power in range(-9, 21):
         mu = 0.0 if power == -9 else scale * 10.0**power
         L = _cholesky_or_none(H + mu * np.eye(len(H)) if mu else H, 1e-12 * scale)
         if L is not None:
             break
     else:
-        raise ValueError("the Hessian could not be made positive definite (NaN in it?)")
+        raise HessianError("the Hessian could not be made positive definite: it is NaN or "
+                           "infinite, or its entries span more than float64 can factor")
     return L, mu
 
 
@@ -408,8 +462,26 @@ def _cholesky_or_none(A, min_pivot):
     return L if np.min(np.diag(L)) ** 2 > min_pivot else None
 
 
+def saddle_free_direction(H, g):
+    """``(d, g^T |H|^-1 g, -lambda_min, None)`` with d = -|H|^-1 g for an H that is not
+    positive definite: the eigenvalues replaced by their magnitudes (floored at 1e-8 of
+    the largest, or of |g| when H is zero), so d descends and moves away from a saddle
+    along its negative curvature instead of towards it."""
+    values, vectors = np.linalg.eigh(0.5 * (H + H.T))
+    top = float(np.max(np.abs(values), initial=0.0))
+    floor = 1e-8 * top if top > 0 else max(1e-8 * float(np.max(np.abs(g))), np.finfo(float).tiny)
+    magnitudes = np.maximum(np.abs(values), floor)
+    along = vectors.T @ g
+    d = -vectors @ (along / magnitudes)
+    return d, float(along @ (along / magnitudes)), max(-float(values[0]), floor), None
+
+
 def cg_direction(hvp, g, max_cg):
-    """Approximately solve H d = -g by conjugate gradients; returns (d, -g^T d, 0.0, None)."""
+    """Approximately solve H d = -g by conjugate gradients; returns (d, -g^T d, mu, None).
+
+    On negative curvature at the first CG direction (so d is still 0), d follows that
+    direction, sized by the model's curvature, with ``mu > 0`` flagging the non-convex
+    model; on negative curvature later, the CG iterate so far."""
     g_norm = float(np.linalg.norm(g))
     target = min(0.5, math.sqrt(g_norm)) * g_norm
     d = np.zeros_like(g)
@@ -420,8 +492,8 @@ def cg_direction(hvp, g, max_cg):
         Hp = np.asarray(hvp(p), dtype=float)
         curvature = float(p @ Hp)
         if curvature <= 0:
-            if not d.any():
-                d = -g.copy()  # negative curvature at once: steepest descent
+            if not d.any():  # negative curvature at once: steepest descent
+                return -g.copy(), float(g @ g), max(-curvature / max(rr, 1e-300), 1e-300), None
             break
         alpha = rr / curvature
         d += alpha * p
@@ -434,52 +506,295 @@ def cg_direction(hvp, g, max_cg):
     return d, float(-(g @ d)), 0.0, None
 
 
-def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, check, verbose):
+def _minimise(problem, x0, direction, tol, max_iter, decrement_tol, step_tol, check, verbose,
+              spectrum=None):
     x = np.array(x0, dtype=float).reshape(-1)
     if not np.all(np.isfinite(x)):
         raise ValueError("x0 contains NaN or inf; give a finite starting point")
     f, g = problem.start(x)
     if not (math.isfinite(f) and np.all(np.isfinite(g))):
         raise ValueError(f"the objective or its gradient is not finite at x0 (f = {f})")
-    trace = {key: [] for key in _TRACE_KEYS}
+    run = _Run(problem, x, trace={key: [] for key in _TRACE_KEYS}, verbose=verbose,
+               spectrum=None if problem.convex else spectrum)
     reason, message = "max_iter", ""
-    for _ in range(max_iter):
-        if np.max(np.abs(g), initial=0.0) <= tol:
-            reason = "gradient"
+    while len(run.trace["loss"]) < max_iter:
+        if run.escaped(x):
+            reason = "unbounded"
+            break
+        small_gradient = np.max(np.abs(g), initial=0.0) <= tol
+        if small_gradient:  # before the direction: a convex problem stops here at once
+            reason, state = run.confirm("gradient", x, f, g)
+            if state is None:
+                break
+            if state is not _GO_ON:
+                x, f, g = state  # a negative-curvature step out of a saddle: go on
+                continue
+        found = _safe_direction(direction, x, f, g)
+        if found is None:
+            reason = "non_finite"
             break
         # lower_solve: r -> L^-1 r with the undamped factor behind d, or None
-        d, lam2, mu, lower_solve = direction(x, f, g)
-        if _decrement_small(lam2, f, decrement_tol):
+        d, lam2, mu, lower_solve = found
+        if not small_gradient and _decrement_small(lam2, f, decrement_tol):
             # f - f* ~ lambda^2 / 2 is below the tolerance: finish with the full step,
             # whose decrease a line search could not even resolve in floating point
-            x = x + d
-            f, g = problem.value_and_grad(x)
-            _record(trace, f, g, lam2, float(np.linalg.norm(d)), mu, 1.0, verbose)
-            reason = "decrement"
-            break
+            x_new = x + d
+            f_new, g_new = problem.value_and_grad(x_new)
+            if not _finite(f_new, g_new):
+                reason = "non_finite"
+                break
+            x, f, g = x_new, f_new, g_new
+            run.record(f, g, lam2, float(np.linalg.norm(d)), mu, 1.0)
+            reason, state = run.confirm("decrement", x, f, g)
+            if state is None:
+                break
+            if state is not _GO_ON:
+                x, f, g = state
+            continue
         slope = float(g @ d)
-        t, f = armijo_backtracking(problem.value, x, f, slope, d)
+        if not math.isfinite(slope):
+            reason = "non_finite"
+            break
+        t, f_new = armijo_backtracking(problem.value, x, f, slope, d) if slope < 0 else (0.0, f)
         if t == 0.0:
             # no decrease found: converged if the predicted one is below f's rounding
-            reason = "roundoff" if direction_is_negligible(f, slope) else "line_search"
-            break
+            if not direction_is_negligible(f, slope):
+                reason = "line_search"
+                break
+            reason, state = run.confirm("roundoff", x, f, g)
+            if state is None or state is _GO_ON:
+                reason = reason or "line_search"
+                break
+            x, f, g = state
+            continue
+        if t == 1.0 and mu > 0 and run.spectrum is not None:
+            # a full step on a damped model of a non-convex function: go further while the
+            # objective keeps falling (it may fall without bound)
+            t, f_new, t_far = run.extend(x, d, f_new)
+            if t is None:
+                reason = "unbounded"
+                x = x + t_far * d  # the farthest point tried
+                f, g = problem.value_and_grad(x)
+                break
         x = x + t * d
-        f, g = problem.grad_after_line_search(x, f)
-        _record(trace, f, g, lam2, t * float(np.linalg.norm(d)), mu, t, verbose)
+        f, g = problem.grad_after_line_search(x, f_new)
+        if not _finite(f, g):
+            reason = "unbounded" if f == -math.inf else "non_finite"
+            break
+        run.record(f, g, lam2, t * float(np.linalg.norm(d)), mu, t)
+        if run.escaped(x):
+            reason = "unbounded"
+            break
         if lower_solve is not None and mu == 0 and t == 1.0:
             # a full undamped step: the old factor estimates the new decrement, which can
             # end the run here instead of after one more Hessian
             half = lower_solve(g)
             lam2 = float(half @ half)
-        reason = _converged_after_step(f, x, lam2, trace, decrement_tol, step_tol)
-        if reason is None and check is not None:
+        reason = _converged_after_step(f, x, lam2, run.trace, decrement_tol, step_tol)
+        if reason is not None:
+            reason, state = run.confirm(reason, x, f, g)
+            if state is None:
+                break
+            if state is not _GO_ON:
+                x, f, g = state
+            continue
+        if check is not None:
             found = check(x, f, g)
             reason, message = found if found is not None else (None, "")
         if reason is not None:
             break
     else:
         reason = "max_iter"
-    return _finish(x, f, g, trace, reason, message, problem.n_hessian)
+    return _finish(x, f, g, run.trace, reason, message, problem.n_hessian, run.note)
+
+
+def _finite(f, g):
+    return math.isfinite(f) and bool(np.all(np.isfinite(g)))
+
+
+def _safe_direction(direction, x, f, g):
+    """The solver's direction, or None when the Hessian (or a product) is NaN or inf."""
+    try:
+        return direction(x, f, g)  # a non-finite d shows in the slope g^T d
+    except HessianError:
+        return None
+
+
+class _Run:
+    """The trace of one minimisation and the checks made before it may claim a minimum.
+
+    A convergence test that fires (gradient, decrement, step size, roundoff) is only a
+    candidate stop; :meth:`confirm` accepts it when
+
+    - a step-size or roundoff stop is also stationary: the scaled gradient
+      max_i |g_i| max(1, |x_i|) / max(1, |f|) is at most ``STATIONARY_RTOL`` (else
+      ``'stalled'``: tiny steps far from a stationary point are not convergence);
+    - the Hessian there is positive semidefinite (skipped for objectives marked
+      ``convex``): its lowest eigenvalue is at least ``-PSD_RTOL`` times its largest
+      magnitude.  Otherwise a step along the negative-curvature direction is tried and the
+      run goes on; when no such step decreases f, the stop is ``'saddle'`` (not converged).
+
+    The gradient and decrement tests also need the Newton step there to be small (see
+    :meth:`newton_step_small`): both scale with f, so a tiny objective (or one flat at
+    infinity) passes them anywhere.
+    """
+
+    def __init__(self, problem, x0, trace, verbose, spectrum):
+        self.problem, self.trace, self.verbose = problem, trace, verbose
+        self.spectrum = spectrum
+        self.start_norm = float(np.max(np.abs(x0), initial=0.0))
+        self.note = ""
+
+    def record(self, f, g, lam2, step_norm, mu, t):
+        _record(self.trace, f, g, lam2, step_norm, mu, t, self.verbose)
+
+    def escaped(self, x):
+        """True when the iterate has run off beyond ``UNBOUNDED_GROWTH`` times its start
+        (never for objectives marked convex: theirs are bounded below)."""
+        if self.spectrum is None:
+            return False
+        return float(np.max(np.abs(x), initial=0.0)) > UNBOUNDED_GROWTH * (1.0 + self.start_norm)
+
+    def extend(self, x, d, f_full):
+        """``(t, f(x + t d), t)`` for the largest t in {1, 2, 4, ...} up to which f kept
+        falling; ``(None, None, t)`` when it fell all the way past ``UNBOUNDED_GROWTH``
+        (t: the farthest length tried)."""
+        t, f_best = 1.0, f_full
+        for _ in range(64):
+            if self.escaped(x + 2.0 * t * d):
+                return None, None, 2.0 * t
+            f_next = float(self.problem.value(x + 2.0 * t * d))
+            if f_next == -math.inf:
+                return None, None, 2.0 * t
+            if not f_next < f_best:
+                break
+            t, f_best = 2.0 * t, f_next
+        return t, f_best, t
+
+    def confirm(self, reason, x, f, g):
+        """``(reason, None)`` to stop; ``(None, (x, f, g))`` to go on from a new point, or
+        ``(None, _GO_ON)`` to go on from this one (the test fired too early)."""
+        if reason in ("step_size", "roundoff") and not _stationary(x, f, g):
+            self.note = (f"the {reason} test fired, but the scaled gradient "
+                         f"{_scaled_gradient(x, f, g):.1e} exceeds {STATIONARY_RTOL:g}")
+            return "stalled", None
+        if self.spectrum is None:
+            return reason, None
+        try:
+            values, vectors = self.spectrum(x)
+        except HessianError:
+            return "non_finite", None
+        size = float(np.max(np.abs(values), initial=0.0))
+        if values[0] < -PSD_RTOL * size:
+            # a saddle point or a maximum: step along the negative curvature if that helps
+            found = self._curvature_step(x, f, g, float(values[0]), vectors[:, 0])
+            if found is None:
+                self.note = (f"the gradient is small but the Hessian's lowest eigenvalue is "
+                             f"{values[0]:.3e} < 0: a saddle point or a maximum, not a minimum")
+                return "saddle", None
+            return None, found
+        if values[0] <= FLAT_RTOL * size:
+            # H is singular there: second derivatives cannot tell a minimum (x^4) from an
+            # inflection (x^3); compare f a short way along the flattest direction
+            found = self._probe_flat(x, f, vectors[:, 0])
+            if found is not None:
+                return None, found
+        if reason in ("gradient", "decrement") and not _newton_step_small(values, vectors, g, x):
+            # the test scales with f: a tiny objective, or one flat at infinity, passes it
+            # anywhere; the Newton step does not scale with f
+            return None, _GO_ON
+        return reason, None
+
+    def _probe_flat(self, x, f, v):
+        t = 1e-3 * (1.0 + float(np.max(np.abs(x), initial=0.0)))
+        for sign in (1.0, -1.0):
+            f_new = float(self.problem.value(x + sign * t * v))
+            if math.isfinite(f_new) and f - f_new > 1e3 * np.finfo(float).eps * max(1.0, abs(f)):
+                _, _, t_far = self.extend(x, sign * t * v, f_new)  # past the bound: stops
+                x_new = x + sign * t * t_far * v
+                f_new, g_new = self.problem.value_and_grad(x_new)
+                if not _finite(f_new, g_new):
+                    return None
+                self.record(f_new, g_new, 0.0, float(np.linalg.norm(x_new - x)), 0.0, 1.0)
+                return x_new, f_new, g_new
+        return None
+
+    def _curvature_step(self, x, f, g, lam, v):
+        v = -v if float(g @ v) > 0 else v
+        t = 1.0 + float(np.max(np.abs(x), initial=0.0))
+        for _ in range(60):
+            x_new = x + t * v
+            f_new = float(self.problem.value(x_new))
+            predicted = t * float(g @ v) + 0.5 * t * t * lam
+            if math.isfinite(f_new) and f_new < f + 1e-4 * predicted:
+                f_new, g_new = self.problem.value_and_grad(x_new)
+                if not _finite(f_new, g_new):
+                    return None
+                self.record(f_new, g_new, 0.0, t, -lam, t)
+                return x_new, f_new, g_new
+            t *= 0.5
+        return None
+
+
+_GO_ON = object()  # _Run.confirm: the stop was premature, carry on from the same point
+
+
+def _newton_step_small(values, vectors, g, x):
+    """True when the Newton step on H's curved directions (eigenvalues above
+    ``FLAT_RTOL`` of the largest; flat ones, as in an over-parametrised model, are
+    skipped) is at most ``NEWTON_STEP_RTOL (1 + max |x_i|)``."""
+    size = float(np.max(np.abs(values), initial=0.0))
+    curved = values > FLAT_RTOL * size
+    if not curved.any():
+        return True
+    d = vectors[:, curved] @ ((vectors[:, curved].T @ g) / values[curved])
+    return float(np.max(np.abs(d), initial=0.0)) <= NEWTON_STEP_RTOL * (
+        1.0 + float(np.max(np.abs(x), initial=0.0)))
+
+
+def _scaled_gradient(x, f, g):
+    return float(np.max(np.abs(g) * np.maximum(1.0, np.abs(x)), initial=0.0)) / max(1.0, abs(f))
+
+
+def _stationary(x, f, g):
+    return _scaled_gradient(x, f, g) <= STATIONARY_RTOL
+
+
+def hessian_spectrum(H):
+    """``(eigenvalues ascending, unit eigenvectors as columns)`` of a symmetric H."""
+    H = np.asarray(H, dtype=float)
+    if not np.all(np.isfinite(H)):
+        raise HessianError("the Hessian is NaN or infinite")
+    return np.linalg.eigh(0.5 * (H + H.T))
+
+
+def lanczos_spectrum(hvp, n, steps=40, seed=0):
+    """Ritz values (ascending) and unit Ritz vectors from ``min(n, steps)`` Lanczos steps
+    on H v products (full reorthogonalisation).  Ritz values lie inside H's spectrum, so
+    a negative one proves negative curvature; for n <= steps they are H's eigenvalues."""
+    k = min(n, steps)
+    Q = np.zeros((n, k))
+    alphas, betas = np.zeros(k), np.zeros(k)
+    q = np.random.default_rng(seed).standard_normal(n)
+    q /= np.linalg.norm(q)
+    used = 0
+    for j in range(k):
+        Q[:, j] = q
+        w = np.asarray(hvp(q), dtype=float)
+        if not np.all(np.isfinite(w)):
+            raise HessianError("a Hessian-vector product is NaN or infinite")
+        alphas[j] = float(q @ w)
+        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
+        w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
+        used = j + 1
+        beta = float(np.linalg.norm(w))
+        if beta <= 1e-12 * max(1.0, abs(alphas[j])) or j == k - 1:
+            break
+        betas[j] = beta
+        q = w / beta
+    T = np.diag(alphas[:used]) + np.diag(betas[: used - 1], 1) + np.diag(betas[: used - 1], -1)
+    values, vectors = np.linalg.eigh(T)
+    return values, Q[:, :used] @ vectors
 
 
 def _decrement_small(lam2, f, decrement_tol):
@@ -504,14 +819,16 @@ def _record(trace, f, g, lam2, step_norm, mu, t, verbose):
               f"step {row[3]:.3e}  damping {row[4]:.1e}  t {row[5]:.3g}")
 
 
-def _finish(x, f, g, trace, reason, message, n_hessian):
+def _finish(x, f, g, trace, reason, message, n_hessian, note=""):
     converged = reason in _CONVERGED
     n_iter = len(trace["loss"])
     if not message:
-        message = "converged" if converged else _ADVICE.get(reason, reason)
+        message = _TESTS.get(reason, "converged") if converged else _ADVICE.get(reason, reason)
+    if note:
+        message = f"{note}; {message}"
     message = f"{reason} after {n_iter} iterations: {message}"
     if not converged:
         warnings.warn(f"Newton stopped without converging ({message})", ConvergenceWarning,
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     arrays = {key: np.asarray(values, dtype=float) for key, values in trace.items()}
     return NewtonResult(x, f, g, n_iter, converged, reason, message, arrays, n_hessian)

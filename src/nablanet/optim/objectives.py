@@ -49,6 +49,19 @@ class _CachedLogits:
         return self._cache
 
 
+def _penalty(alpha, n_features):
+    """alpha as a float, or as an array of one non-negative strength per feature."""
+    values = np.asarray(alpha, dtype=float)
+    if values.ndim == 0:
+        values = float(values)
+    elif values.shape != (n_features,):
+        raise ValueError(f"alpha must be a number or {n_features} numbers, got shape "
+                         f"{values.shape}")
+    if not (np.all(values >= 0) and np.all(np.isfinite(values))):
+        raise ValueError(f"alpha must be >= 0 and finite, got {alpha}")
+    return values
+
+
 class LogisticObjective(_CachedLogits):
     """Binary logistic regression: E(w, b) = sum_n s_n [softplus(z_n) - y_n z_n] + alpha/2 ||w||^2.
 
@@ -61,8 +74,9 @@ class LogisticObjective(_CachedLogits):
     X : array_like, shape (n, d)
     y : array_like of {0, 1}, shape (n,)
     sample_weight : array_like, shape (n,), optional
-    alpha : float, default 0
-        L2 strength (1/C in scikit-learn's terms).
+    alpha : float or array_like of shape (d,), default 0
+        L2 strength (1/C in scikit-learn's terms); an array gives each feature its own
+        (the estimators use alpha / s_j^2 when they solve on columns scaled by 1 / s_j).
     fit_intercept : bool, default True
 
     Examples
@@ -72,6 +86,8 @@ class LogisticObjective(_CachedLogits):
     >>> round(obj.value(np.zeros(2)), 6), obj.gradient(np.zeros(2))
     (2.079442, array([0.5, 0.5]))
     """
+
+    convex = True  # for the solvers: no saddle points to check for
 
     #: Below this many entries in X a pass over it costs less than rebuilding the logits
     #: from the H v products (a least-squares fit): measured on breast cancer (569 x 30).
@@ -83,11 +99,10 @@ class LogisticObjective(_CachedLogits):
         if y.shape != (self.X.shape[0],) or not np.all(np.isin(y, (0, 1))):
             raise ValueError(f"y must be {self.X.shape[0]} labels in {{0, 1}}, got shape {y.shape}"
                              f" with values {np.unique(y)[:5]}")
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
+        self.alpha = _penalty(alpha, self.X.shape[1])
         self.y = y.astype(float)
         self._weighted_y = self.sample_weight * self.y
-        self.alpha, self.fit_intercept = float(alpha), bool(fit_intercept)
+        self.fit_intercept = bool(fit_intercept)
         self.n_features = self.X.shape[1]
         self.n_params = self.n_features + self.fit_intercept
         self._theta = self._cache = self._rows = None
@@ -115,7 +130,7 @@ class LogisticObjective(_CachedLogits):
         state = self._state(theta)
         w, _ = self.split(theta)
         loss = self.sample_weight @ state.softplus - self._weighted_y @ state.z
-        return float(loss + 0.5 * self.alpha * (w @ w))
+        return float(loss + 0.5 * ((self.alpha * w) @ w))
 
     def gradient(self, theta):
         """``X~^T s (p - y) + alpha (w, 0)``, shape (n_params,)."""
@@ -226,7 +241,7 @@ class LogisticObjective(_CachedLogits):
         If some (w, b) puts every weighted sample on its correct side (all margins
         (2y - 1) z > 0), scaling it up drives the loss to 0: no finite minimum exists.
         """
-        if self.alpha > 0:
+        if np.any(self.alpha > 0):
             return None
         z = self._state(theta).z
         margins = (2.0 * self.y - 1.0) * z
@@ -270,18 +285,18 @@ class SoftmaxObjective(_CachedLogits):
     (8, 3.295837)
     """
 
+    convex = True  # for the solvers: no saddle points to check for
+
     def __init__(self, X, y, sample_weight=None, alpha=0.0, fit_intercept=True, n_classes=None):
         X, self.sample_weight = _check_data(X, sample_weight)
         self._unit_weights = bool(np.all(self.sample_weight == 1.0))
         self.Y = _targets(y, X.shape[0], n_classes)
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
-        self.alpha, self.fit_intercept = float(alpha), bool(fit_intercept)
+        self.alpha, self.fit_intercept = _penalty(alpha, X.shape[1]), bool(fit_intercept)
         self.n_features = X.shape[1]
         self.n_classes = self.Y.shape[1]
         self.X = np.hstack([X, np.ones((X.shape[0], 1))]) if fit_intercept else X
         self.width = self.X.shape[1]
-        self.reference_class = self.n_classes - 1 if self.alpha == 0 else None
+        self.reference_class = self.n_classes - 1 if not np.any(self.alpha > 0) else None
         self.n_free = self.n_classes - (self.reference_class is not None)
         self.n_params = self.n_free * self.width
         self._theta = self._cache = None
@@ -295,7 +310,7 @@ class SoftmaxObjective(_CachedLogits):
         multinomial form of logistic regression's separation; soft targets are not
         tested).
         """
-        if self.alpha > 0:
+        if np.any(self.alpha > 0):
             return None
         rows = self.sample_weight > 0
         Y = self.Y[rows]
@@ -325,7 +340,7 @@ class SoftmaxObjective(_CachedLogits):
         return Z, top + np.log(total), E  # log-sum-exp and probabilities, one exp
 
     def _centring(self):
-        return self.alpha > 0 and self.fit_intercept
+        return bool(np.any(self.alpha > 0)) and self.fit_intercept
 
     def value(self, theta):
         """Summed weighted cross-entropy plus penalties (a float)."""
@@ -333,7 +348,7 @@ class SoftmaxObjective(_CachedLogits):
         full = self.coefficients(theta)
         weights = full[:, : self.n_features]
         loss = self.sample_weight @ (lse - np.sum(self.Y * Z, axis=1))
-        loss += 0.5 * self.alpha * np.sum(weights * weights)
+        loss += 0.5 * float(np.sum(self.alpha * weights * weights))
         if self._centring():
             loss += 0.5 * full[:, -1].sum() ** 2
         return float(loss)
@@ -427,9 +442,8 @@ class SoftmaxObjective(_CachedLogits):
         return H.reshape(K * D, K * D)
 
     def _penalty_diagonal(self):
-        diag = np.full(self.width, self.alpha)
-        if self.fit_intercept:
-            diag[-1] = 0.0
+        diag = np.zeros(self.width)
+        diag[: self.n_features] = self.alpha
         return diag
 
     def hvp(self, theta, v):

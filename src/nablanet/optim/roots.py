@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nablanet.optim.stopping import ConvergenceWarning
+from nablanet.optim.stopping import ConvergenceWarning, user_stacklevel
+
+#: A small step is a root only where ||f(x)|| <= this times the largest ||f|| seen, or f
+#: changed sign over the step (scalars), or ||f(x)|| <= ftol: a huge f' makes steps tiny
+#: anywhere, root or not (tanh(1e20 x) + 2 has none).
+RESIDUAL_RTOL = 1e-8
 
 _FAILURES = {
+    "stalled": "the steps vanished but |f(x)| is not small: f has no root here (a local "
+               "minimum of |f|, or a derivative so steep that every step is tiny)",
     "zero_derivative": "f'(x) is zero (or the Jacobian is singular): start elsewhere",
     "divergence": "the iterates ran away: start closer to the root",
     "cycling": "the iterates cycle: start elsewhere or use a bracketing method",
@@ -40,16 +47,26 @@ class RootResult:
     n_iter : int
     converged : bool
     stop_reason : str
-        ``'step_tol'``, ``'residual'`` (converged) or one of ``'zero_derivative'``,
-        ``'divergence'``, ``'cycling'``, ``'nan'``, ``'max_iter'``.
+        ``'step_tol'`` (a small step where ||f|| is small too), ``'residual'``
+        (||f|| <= ftol), ``'roundoff'`` (the iterates hop between neighbouring floats at a
+        small residual): converged; or one of ``'stalled'`` (small steps, large ||f||),
+        ``'zero_derivative'``, ``'divergence'``, ``'cycling'``, ``'nan'``, ``'max_iter'``.
     orders, constants : ndarray
         order_k = log(e_{k+1}/e_k) / log(e_k/e_{k-1}) and C_k = e_{k+1}/e_k^2, over the
         errors above the rounding floor.
     order, constant : float
-        The last measured values (NaN when fewer than three usable errors).
+        The last measured values (NaN when fewer than three usable errors); ``constant``
+        is NaN for linear convergence, where e_{k+1}/e_k^2 grows without bound.
     convergence : str
         ``'quadratic'``, ``'superlinear'``, ``'linear'`` or ``'unknown'``.
     message : str
+    residual : float
+        ||f|| at the last iterate.
+    rate : float
+        Measured linear rate e_{k+1}/e_k (median of the last step ratios; NaN unless the
+        convergence is linear).  Newton's rate at a root of multiplicity m is (m - 1)/m.
+    multiplicity : int
+        1 / (1 - rate) rounded, for linear convergence (1 otherwise; 0 if unknown).
     """
 
     root: object
@@ -64,6 +81,9 @@ class RootResult:
     constant: float = float("nan")
     convergence: str = "unknown"
     message: str = ""
+    residual: float = float("nan")
+    rate: float = float("nan")
+    multiplicity: int = 0
 
 
 def newton_root(f, x0, fprime=None, tol=1e-12, ftol=0.0, max_iter=100, x_true=None,
@@ -104,15 +124,16 @@ def newton_root(f, x0, fprime=None, tol=1e-12, ftol=0.0, max_iter=100, x_true=No
     if not np.all(np.isfinite(x)):
         raise ValueError(f"x0 must be finite, got {x0!r}")
     derivative = fprime if fprime is not None else _engine_derivative(f)
-    iterates = [_out(x, scalar)]
+    iterates, residuals = [_out(x, scalar)], []
     reason = "max_iter"
     start_norm = float(np.linalg.norm(x))
+    fx = np.asarray(f(x), dtype=float)
     for _ in range(max_iter):
-        fx = np.asarray(f(x), dtype=float)
         if not np.all(np.isfinite(fx)):
             reason = "nan"
             break
-        if np.linalg.norm(fx) <= ftol:
+        residuals.append(float(np.linalg.norm(fx)))
+        if residuals[-1] <= ftol:
             reason = "residual"
             break
         step, reason = _newton_step(fx, np.asarray(derivative(x), dtype=float), scalar)
@@ -120,12 +141,31 @@ def newton_root(f, x0, fprime=None, tol=1e-12, ftol=0.0, max_iter=100, x_true=No
             break
         x = x - step
         iterates.append(_out(x, scalar))
+        previous, fx = fx, np.asarray(f(x), dtype=float)
         reason = _check_iterate(x, step, iterates, tol, start_norm, diverge_at)
+        if reason in ("step_tol", "cycling") and np.all(np.isfinite(fx)):
+            residuals.append(float(np.linalg.norm(fx)))
+            reason = _judge_small_steps(reason, fx, previous, residuals, ftol, scalar, x, step)
         if reason is not None:
             break
     else:
         reason = "max_iter"
-    return _result(iterates, reason, x_true, scalar)
+    return _result(iterates, reason, x_true, scalar, residuals)
+
+
+def _judge_small_steps(reason, fx, previous, residuals, ftol, scalar, x, step):
+    """A small step (or a return to an old iterate) is a root only at a small residual."""
+    small = (residuals[-1] <= max(ftol, RESIDUAL_RTOL * max(residuals))
+             or (scalar and float(fx) * float(previous) <= 0.0))
+    if reason == "cycling":
+        at_rounding = float(np.linalg.norm(step)) <= 64 * np.finfo(float).eps * max(
+            1.0, float(np.linalg.norm(x)))
+        if small and at_rounding:
+            return "roundoff"  # hopping between neighbouring floats at the root
+        if residuals[-1] < 0.5 * residuals[-3 if len(residuals) > 2 else 0]:
+            return None  # the residual still falls: converging, not cycling
+        return "cycling"
+    return "step_tol" if small else "stalled"
 
 
 def _engine_derivative(f):
@@ -175,22 +215,46 @@ def _out(x, scalar):
     return float(x) if scalar else x.copy()
 
 
-def _result(iterates, reason, x_true, scalar):
-    converged = reason in ("step_tol", "residual")
+def _result(iterates, reason, x_true, scalar, residuals):
+    converged = reason in ("step_tol", "residual", "roundoff")
     errors, floor = _errors(iterates, x_true)
     orders, constants = measured_order(errors, floor)
     order = float(orders[-1]) if orders.size else float("nan")
     constant = float(constants[-1]) if constants.size else float("nan")
     kind = _classify(order)
+    rate, multiplicity = linear_rate(iterates), (1 if kind in ("quadratic", "superlinear")
+                                                 else 0)
+    if kind == "linear":
+        constant = float("nan")  # e_{k+1} / e_k^2 has no limit at a linear rate
+        if 0.0 < rate < 1.0:
+            multiplicity = int(round(1.0 / (1.0 - rate)))
+    else:
+        rate = float("nan")
     message = f"{reason}: {'converged' if converged else _FAILURES[reason]}"
     if kind == "linear" and converged:
-        message += "; measured order ~1 (linear): a multiple root, not quadratic convergence"
+        message += (f"; measured order ~1 (linear, rate {rate:.3g}): a multiple root "
+                    f"(multiplicity ~{multiplicity}), not quadratic convergence")
+    residual = residuals[-1] if residuals else float("nan")
     result = RootResult(iterates[-1], iterates, errors, len(iterates) - 1, converged, reason,
-                        orders, constants, order, constant, kind, message)
+                        orders, constants, order, constant, kind, message, residual, rate,
+                        multiplicity)
     if not converged:
         warnings.warn(f"newton_root stopped without converging: {message}", ConvergenceWarning,
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     return result
+
+
+def linear_rate(iterates):
+    """Median of the last (up to 5) ratios ||s_{k+1}|| / ||s_k|| of successive steps,
+    leaving out steps at the rounding level: the rate r of linear convergence (a
+    geometric sequence's steps shrink by r exactly).  NaN with fewer than 3 usable steps."""
+    xs = np.asarray(iterates, dtype=float).reshape(len(iterates), -1)
+    steps = np.linalg.norm(np.diff(xs, axis=0), axis=1)
+    scale = 1.0 + float(np.linalg.norm(xs[-1]))
+    steps = steps[steps > 1e3 * np.finfo(float).eps * scale]
+    if steps.size < 3:
+        return float("nan")
+    return float(np.median(steps[1:][-5:] / steps[:-1][-5:]))
 
 
 def _errors(iterates, x_true):

@@ -10,9 +10,27 @@ from __future__ import annotations
 
 import math
 
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
-class ConvergenceWarning(UserWarning):
-    """A solver stopped without meeting its convergence criterion; the message says what to do."""
+
+class ConvergenceWarning(_SklearnConvergenceWarning):
+    """A solver stopped without meeting its convergence criterion; the message says what to do.
+
+    A subclass of scikit-learn's ``ConvergenceWarning`` (itself a ``UserWarning``), so
+    ``warnings.filterwarnings(..., category=sklearn.exceptions.ConvergenceWarning)`` and
+    scikit-learn's tooling catch it too.
+    """
+
+
+def user_stacklevel():
+    """The ``stacklevel`` that makes a warning point at the first frame outside nablanet
+    (the user's call), for a ``warnings.warn`` made by the caller of this function."""
+    import sys
+
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("nablanet"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class StoppingRule:
