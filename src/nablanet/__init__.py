@@ -60,11 +60,15 @@ from nablanet.ops import (
     vdot,
     where,
 )
+from nablanet.ops.assembly import *  # noqa: E402,F403 - NumPy's names (issue 17)
+from nablanet.ops.einsum import einsum  # noqa: E402
+from nablanet.ops.elementwise import *  # noqa: E402,F403
+from nablanet.ops.scans import *  # noqa: E402,F403
 
 __version__ = "0.1.0"
 
 # Submodules and names loaded on first use, so that the import stays light.
-_LAZY_MODULES = {"nn", "optim", "models", "data", "checks", "cli", "distributed"}
+_LAZY_MODULES = {"linalg", "nn", "optim", "models", "data", "checks", "cli", "distributed"}
 _LAZY_NAMES = {
     "LogisticRegression": "nablanet.models",
     "SoftmaxRegression": "nablanet.models",
@@ -93,3 +97,9 @@ __all__ = [
     "swapaxes", "take", "take_along_axis", "tanh", "tensor", "transpose", "value_and_grad",
     "vdot", "vjp", "where",
 ]
+# NumPy's differentiable API (issue 17)
+from nablanet.ops.assembly import __all__ as _names_a  # noqa: E402
+from nablanet.ops.elementwise import __all__ as _names_e  # noqa: E402
+from nablanet.ops.scans import __all__ as _names_s  # noqa: E402
+
+__all__ += [*_names_a, *_names_e, *_names_s, "einsum", "linalg"]  # noqa: F405

@@ -1,0 +1,58 @@
+"""``nablanet.linalg``: NumPy's ``numpy.linalg`` names, differentiable.
+
+Every function takes stacked matrices in the last two axes, as NumPy does, and
+returns NumPy's result types (``SlogdetResult``, ``EighResult``, ``SVDResult``,
+``QRResult``).  The derivatives come from the standard matrix identities; each
+rule's derivation sits above it in :mod:`nablanet.ops.linalg_decomp`.
+"""
+
+from nablanet.ops.assembly import cross, tensordot, trace
+from nablanet.ops.linalg import matmul, outer, vdot
+from nablanet.ops.linalg_decomp import (
+    EighResult,
+    LinAlgError,
+    QRResult,
+    SlogdetResult,
+    SVDResult,
+    cholesky,
+    det,
+    eigh,
+    eigvalsh,
+    inv,
+    lstsq,
+    matrix_power,
+    pinv,
+    qr,
+    slogdet,
+    solve,
+    solve_triangular,
+    svd,
+    svdvals,
+)
+from nablanet.ops.norms import norm
+
+
+def multi_dot(arrays):
+    """Product of several matrices, left to right (``numpy.linalg.multi_dot``)."""
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ValueError("multi_dot: expecting at least two arrays")
+    out = arrays[0]
+    for a in arrays[1:]:
+        out = matmul(out, a)
+    return out
+
+
+def matrix_transpose(x):
+    """Swap the last two axes (``numpy.linalg.matrix_transpose``)."""
+    from nablanet.ops.shape import swapaxes
+
+    return swapaxes(x, -1, -2)
+
+
+__all__ = [
+    "EighResult", "LinAlgError", "QRResult", "SVDResult", "SlogdetResult", "cholesky",
+    "cross", "det", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_power",
+    "matrix_transpose", "multi_dot", "norm", "outer", "pinv", "qr", "slogdet", "solve",
+    "solve_triangular", "svd", "svdvals", "tensordot", "trace", "vdot",
+]

@@ -1,0 +1,208 @@
+"""NumPy's elementwise functions beyond arithmetic: trigonometry, hyperbolics, logs.
+
+Each one is a primitive whose rule is written with nablanet's own operations (so
+its backward pass can be differentiated again); the derivative sits above it.
+Functions that are a constant multiple of another (``deg2rad``) are compositions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import shape_of
+from nablanet.ops._broadcast import unbroadcast
+from nablanet.ops.arithmetic import exp, sqrt, where
+
+_LN2 = float(np.log(2.0))
+_LN10 = float(np.log(10.0))
+
+
+def _unary(name, impl, rule):
+    prim = Primitive(name, impl)
+    prim.defvjp(rule)
+    return prim
+
+
+def _binary(name, impl, dx, dy):
+    """A broadcasting binary primitive from its two local derivatives."""
+
+    def rule_x(g, ans, x, y):
+        return unbroadcast(dx(g, ans, x, y), shape_of(x), len(shape_of(ans)))
+
+    def rule_y(g, ans, x, y):
+        return unbroadcast(dy(g, ans, x, y), shape_of(y), len(shape_of(ans)))
+
+    prim = Primitive(name, impl)
+    prim.defvjp(rule_x, rule_y)
+    return prim
+
+
+# -- trigonometric -------------------------------------------------------------------
+# d sin x = cos x dx
+sin = _unary("sin", np.sin, lambda g, ans, x: g * cos(x))
+# d cos x = -sin x dx
+cos = _unary("cos", np.cos, lambda g, ans, x: -g * sin(x))
+# d tan x = (1 + tan^2 x) dx
+tan = _unary("tan", np.tan, lambda g, ans, x: g * (1 + ans * ans))
+# d arcsin x = dx / sqrt(1 - x^2)
+arcsin = _unary("arcsin", np.arcsin, lambda g, ans, x: g / sqrt(1 - x * x))
+# d arccos x = -dx / sqrt(1 - x^2)
+arccos = _unary("arccos", np.arccos, lambda g, ans, x: -g / sqrt(1 - x * x))
+# d arctan x = dx / (1 + x^2)
+arctan = _unary("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x))
+# d atan2(y, x) = (x dy - y dx) / (x^2 + y^2)
+arctan2 = _binary(
+    "arctan2", np.arctan2,
+    lambda g, a, y, x: g * x / (x * x + y * y),
+    lambda g, a, y, x: -g * y / (x * x + y * y),
+)
+
+# -- hyperbolic ----------------------------------------------------------------------
+# d sinh x = cosh x dx
+sinh = _unary("sinh", np.sinh, lambda g, ans, x: g * cosh(x))
+# d cosh x = sinh x dx
+cosh = _unary("cosh", np.cosh, lambda g, ans, x: g * sinh(x))
+# d arcsinh x = dx / sqrt(x^2 + 1)
+arcsinh = _unary("arcsinh", np.arcsinh, lambda g, ans, x: g / sqrt(x * x + 1))
+# d arccosh x = dx / sqrt(x^2 - 1)
+arccosh = _unary("arccosh", np.arccosh, lambda g, ans, x: g / sqrt(x * x - 1))
+# d arctanh x = dx / (1 - x^2)
+arctanh = _unary("arctanh", np.arctanh, lambda g, ans, x: g / (1 - x * x))
+
+# -- logarithms and exponentials -----------------------------------------------------
+# d log2 x = dx / (x ln 2)
+log2 = _unary("log2", np.log2, lambda g, ans, x: g / (x * _LN2))
+# d log10 x = dx / (x ln 10)
+log10 = _unary("log10", np.log10, lambda g, ans, x: g / (x * _LN10))
+# d 2^x = 2^x ln 2 dx
+exp2 = _unary("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2)
+# d log(e^x + e^y) = e^(x - ans) dx + e^(y - ans) dy  (softmax weights, never overflow)
+logaddexp = _binary(
+    "logaddexp", np.logaddexp,
+    lambda g, a, x, y: g * exp(x - a),
+    lambda g, a, x, y: g * exp(y - a),
+)
+# d log2(2^x + 2^y) = 2^(x - ans) dx + 2^(y - ans) dy
+logaddexp2 = _binary(
+    "logaddexp2", np.logaddexp2,
+    lambda g, a, x, y: g * exp2(x - a),
+    lambda g, a, x, y: g * exp2(y - a),
+)
+# d sqrt(x^2 + y^2) = (x dx + y dy) / hypot  (0 at the origin, as PyTorch)
+hypot = _binary(
+    "hypot", np.hypot,
+    lambda g, a, x, y: g * x / where(a == 0, 1.0, a),
+    lambda g, a, x, y: g * y / where(a == 0, 1.0, a),
+)
+# d (1/x) = -dx / x^2
+reciprocal = _unary("reciprocal", np.reciprocal, lambda g, ans, x: -g * ans * ans)
+
+
+def _sinc_impl(x):
+    return np.sinc(x)
+
+
+def _sinc_rule(g, ans, x):
+    # sinc x = sin(pi x)/(pi x)  =>  d sinc = (cos(pi x) - sinc x) / x dx, 0 at x = 0
+    at_zero = x == 0
+    safe = where(at_zero, 1.0, x)
+    return g * where(at_zero, 0.0, (cos(np.pi * x) - ans) / safe)
+
+
+sinc = _unary("sinc", _sinc_impl, _sinc_rule)
+
+
+def _floor_quotient(x, y):
+    return np.floor_divide(x, y)
+
+
+def _trunc_quotient(x, y):
+    return np.trunc(np.true_divide(x, y))
+
+
+_floor_q = Primitive("floor_quotient", _floor_quotient, differentiable=False)
+_trunc_q = Primitive("trunc_quotient", _trunc_quotient, differentiable=False)
+
+# mod(x, y) = x - floor(x / y) y  =>  d mod = dx - floor(x / y) dy  (away from the jumps)
+mod = _binary(
+    "mod", np.mod, lambda g, a, x, y: g, lambda g, a, x, y: -g * _floor_q(x, y)
+)
+# fmod(x, y) = x - trunc(x / y) y  =>  d fmod = dx - trunc(x / y) dy
+fmod = _binary(
+    "fmod", np.fmod, lambda g, a, x, y: g, lambda g, a, x, y: -g * _trunc_q(x, y)
+)
+remainder = mod
+
+# -- piecewise constant: zero gradient -------------------------------------------------
+floor = Primitive("floor", np.floor, differentiable=False)
+ceil = Primitive("ceil", np.ceil, differentiable=False)
+trunc = Primitive("trunc", np.trunc, differentiable=False)
+rint = Primitive("rint", np.rint, differentiable=False)
+_round = Primitive("round", lambda x, decimals=0: np.round(x, decimals), differentiable=False)
+
+
+def round(x, decimals=0):  # noqa: A001 - mirrors numpy.round
+    """Round to ``decimals`` places (half to even, as NumPy); its gradient is zero."""
+    return _round(x, decimals=decimals)
+
+
+around = round
+
+
+# -- nan_to_num -----------------------------------------------------------------------
+def _nan_to_num_impl(x, nan=0.0, posinf=None, neginf=None):
+    return np.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+
+
+_finite = Primitive("isfinite", np.isfinite, differentiable=False)
+isfinite = _finite
+isnan = Primitive("isnan", np.isnan, differentiable=False)
+isinf = Primitive("isinf", np.isinf, differentiable=False)
+
+_nan_to_num = Primitive("nan_to_num", _nan_to_num_impl)
+# replaced entries are constants: the cotangent passes only where x was finite
+_nan_to_num.defvjp(lambda g, ans, x, **kw: where(_finite(x), g, 0.0))
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN and infinities by finite numbers (``numpy.nan_to_num``).
+
+    The gradient is 1 where ``x`` is finite and 0 at the replaced entries.
+    ``copy`` is accepted for NumPy's signature; the result is always new.
+    """
+    return _nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# -- angle conversions (constant multiples) -------------------------------------------
+def deg2rad(x):
+    """Degrees to radians: ``x * pi / 180``."""
+    return x * (np.pi / 180.0)
+
+
+def rad2deg(x):
+    """Radians to degrees: ``x * 180 / pi``."""
+    return x * (180.0 / np.pi)
+
+
+radians = deg2rad
+degrees = rad2deg
+
+
+def cbrt(x):
+    """Cube root, real for negative x: ``sign(x) |x|^(1/3)``, via ``exp(log|x| / 3)``."""
+    return _cbrt(x)
+
+
+_cbrt = Primitive("cbrt", np.cbrt)
+# d x^(1/3) = dx / (3 x^(2/3))
+_cbrt.defvjp(lambda g, ans, x: g / (3 * ans * ans))
+
+
+__all__ = [
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "around",
+    "cbrt", "ceil", "cos", "cosh", "deg2rad", "degrees", "exp2", "floor", "fmod", "hypot",
+    "isfinite", "isinf", "isnan", "log10", "log2", "logaddexp", "logaddexp2", "mod",
+    "nan_to_num", "rad2deg", "radians", "reciprocal", "remainder", "rint", "round", "sin",
+    "sinc", "sinh", "tan", "trunc",
+]

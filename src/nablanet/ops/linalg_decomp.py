@@ -1,0 +1,583 @@
+"""Inverses, solves, determinants and decompositions with derivatives from matrix identities.
+
+Every function follows ``numpy.linalg`` (stacked matrices in the last two axes).
+Decompositions with several outputs (``eigh``, ``svd``, ``qr``, ``slogdet``) are
+one primitive each whose array packs the outputs side by side along a last axis;
+the public function unpacks them with ``getitem`` and ``reshape``, so a backward
+pass hands the rule the cotangent of every output at once (zeros for the unused).
+
+Where NumPy reads one triangle of a symmetric input (``cholesky``, ``eigh``) the
+gradient is that of NumPy's function: the read triangle carries the off-diagonal
+terms twice, the other triangle nothing.  For a symmetric parametrisation (``X +
+X.T``) that gives the familiar symmetric gradient.  Where a derivative does not
+exist (a singular matrix, repeated eigenvalues for the eigenvectors), the rule
+raises and says so rather than returning a wrong value.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.ops._broadcast import unbroadcast
+from nablanet.ops.arithmetic import where
+from nablanet.ops.linalg import matmul2
+from nablanet.ops.shape import getitem, reshape, swapaxes
+
+LinAlgError = np.linalg.LinAlgError
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _mT(x):  # noqa: N802 - the matrix transpose, as PyTorch's .mT
+    return swapaxes(x, -1, -2)
+
+
+def _mm(a, b):
+    return matmul2(a, b)
+
+
+def _col(v):
+    """A vector stack ``(..., n)`` as column stack ``(..., n, 1)``."""
+    return reshape(v, tuple(shape_of(v)) + (1,))
+
+
+def _row(v):
+    return reshape(v, tuple(shape_of(v)[:-1]) + (1, shape_of(v)[-1]))
+
+
+def _square(a, name):
+    shape = shape_of(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise LinAlgError(
+            f"{name}: expected square matrices in the last two axes, got shape {tuple(shape)}"
+        )
+
+
+def _eye_like(n, x):
+    return np.eye(n, dtype=getattr(raw(x), "dtype", np.float64))
+
+
+def _tri_mask(n, lower, strict=False):
+    k = -1 if strict else 0
+    return np.tri(n, n, k, dtype=bool) if lower else np.tri(n, n, k, dtype=bool).T
+
+
+def _read_triangle(s, lower):
+    """Gradient of a function of one triangle from its symmetric gradient ``s``."""
+    n = shape_of(s)[-1]
+    sym = (s + _mT(s)) * 0.5
+    return where(_tri_mask(n, lower), sym, 0.0) + where(_tri_mask(n, lower, strict=True), sym, 0.0)
+
+
+def _unpack(packed, shapes):
+    """Split the last axis of ``packed`` into arrays of trailing shapes ``shapes``."""
+    lead = tuple(shape_of(packed)[:-1])
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        piece = getitem(packed, (Ellipsis, slice(start, start + size)))
+        out.append(reshape(piece, lead + tuple(shape)))
+        start += size
+    return out
+
+
+def _pack(arrays, stack):
+    return np.concatenate([np.reshape(a, stack + (-1,)) for a in arrays], axis=-1)
+
+
+def _singular_error(name, fix):
+    return LinAlgError(
+        f"{name}: the matrix is singular, so {fix}; use nb.linalg.pinv or nb.linalg.lstsq "
+        "for a least-squares answer"
+    )
+
+
+# -- inverse and solve -----------------------------------------------------------------------
+def _inv_impl(a):
+    try:
+        return np.linalg.inv(a)
+    except LinAlgError:
+        raise _singular_error("inv", "its inverse (and its derivative) does not exist") from None
+
+
+_inv = Primitive("inv", _inv_impl)
+# d(A^-1) = -A^-1 dA A^-1  =>  dL/dA = -A^-T G A^-T
+_inv.defvjp(lambda g, ans, a: -_mm(_mm(_mT(ans), g), _mT(ans)))
+
+
+def inv(a):
+    """Inverse of a square matrix, or of each in a stack (``numpy.linalg.inv``)."""
+    _square(a, "inv")
+    return _inv(a)
+
+
+def _solve_impl(a, b):
+    try:
+        return np.linalg.solve(a, b)
+    except LinAlgError:
+        raise _singular_error("solve", "A x = b has no unique solution") from None
+
+
+def _solve_rule_a(g, ans, a, b):
+    # A X = B  =>  dX = -A^-1 dA X  =>  dL/dA = -(A^-T G) X^T
+    return unbroadcast(-_mm(_solve(_mT(a), g), _mT(ans)), shape_of(a), len(shape_of(ans)))
+
+
+def _solve_rule_b(g, ans, a, b):
+    # X = A^-1 B  =>  dL/dB = A^-T G
+    return unbroadcast(_solve(_mT(a), g), shape_of(b), len(shape_of(ans)))
+
+
+_solve = Primitive("solve", _solve_impl)
+_solve.defvjp(_solve_rule_a, _solve_rule_b)
+
+
+def solve(a, b):
+    """Solve ``a x = b`` (``numpy.linalg.solve``: a 1-D ``b`` is one vector)."""
+    _square(a, "solve")
+    if len(shape_of(b)) == 1:
+        return reshape(_solve(a, _col(b)), tuple(shape_of(b)))
+    return _solve(a, b)
+
+
+# -- triangular solve -------------------------------------------------------------------------
+def _triangle(a, lower, unit_diagonal):
+    n = a.shape[-1]
+    t = np.where(_tri_mask(n, lower), a, 0.0)
+    if unit_diagonal:
+        t[..., np.arange(n), np.arange(n)] = 1.0
+    return t
+
+
+def _trsolve_impl(a, b, lower, unit_diagonal):
+    t = _triangle(a, lower, unit_diagonal)
+    try:
+        return np.linalg.solve(t, b)
+    except LinAlgError:
+        raise _singular_error("solve_triangular", "a zero sits on its diagonal") from None
+
+
+def _trsolve_rule_a(g, ans, a, b, lower, unit_diagonal):
+    # T X = B  =>  dL/dT = -(T^-T G) X^T, on the triangle that T is read from
+    full = -_mm(_trsolve(_mT(a), g, not lower, unit_diagonal), _mT(ans))
+    n = shape_of(a)[-1]
+    return unbroadcast(where(_tri_mask(n, lower, unit_diagonal), full, 0.0), shape_of(a),
+                       len(shape_of(ans)))
+
+
+def _trsolve_rule_b(g, ans, a, b, lower, unit_diagonal):
+    # X = T^-1 B  =>  dL/dB = T^-T G
+    return unbroadcast(_trsolve(_mT(a), g, not lower, unit_diagonal), shape_of(b),
+                       len(shape_of(ans)))
+
+
+_trsolve = Primitive("solve_triangular", _trsolve_impl)
+_trsolve.defvjp(_trsolve_rule_a, _trsolve_rule_b, None, None)
+
+
+def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
+    """Solve ``a x = b`` reading only one triangle of ``a`` (``scipy.linalg.solve_triangular``).
+
+    Parameters
+    ----------
+    a : (..., M, M) Tensor or array_like
+    b : (..., M) or (..., M, K) Tensor or array_like
+    trans : {0, 1, 'N', 'T'}
+        Solve with ``a`` (0, 'N') or its transpose (1, 'T').
+    lower : bool, default False
+        Read the lower triangle (else the upper), as SciPy.
+    unit_diagonal : bool, default False
+        Take the diagonal as ones (it is not read).
+    """
+    _square(a, "solve_triangular")
+    if trans in (1, "T", "C"):
+        a, lower = _mT(a), not lower
+    elif trans not in (0, "N"):
+        raise ValueError(f"solve_triangular: trans must be 0, 1, 'N' or 'T', got {trans!r}")
+    if len(shape_of(b)) == 1:
+        return reshape(_trsolve(a, _col(b), bool(lower), bool(unit_diagonal)),
+                       tuple(shape_of(b)))
+    return _trsolve(a, b, bool(lower), bool(unit_diagonal))
+
+
+# -- determinants -----------------------------------------------------------------------------
+def _det_rule(g, ans, a):
+    # d det A = det A tr(A^-1 dA)  =>  dL/dA = g det(A) A^-T
+    if np.any(raw(ans) == 0):
+        raise LinAlgError(
+            "det: the gradient at a singular matrix is its adjugate, which is not "
+            "implemented; differentiate slogdet of a nearby non-singular matrix instead"
+        )
+    return _col(_col(g * ans)) * _mT(_inv(a))
+
+
+_det = Primitive("det", np.linalg.det)
+_det.defvjp(_det_rule)
+
+
+def det(a):
+    """Determinant (``numpy.linalg.det``)."""
+    _square(a, "det")
+    return _det(a)
+
+
+def _slogdet_impl(a):
+    sign, logabs = np.linalg.slogdet(a)
+    return np.stack([sign, logabs], axis=-1)
+
+
+def _slogdet_rule(g, ans, a):
+    # d log|det A| = tr(A^-1 dA)  =>  dL/dA = g A^-T  (the sign is piecewise constant)
+    if np.any(raw(ans)[..., 0] == 0):
+        raise LinAlgError(
+            "slogdet: log|det| is -inf at a singular matrix and has no derivative there"
+        )
+    g_log = getitem(g, (Ellipsis, 1))
+    return _col(_col(g_log)) * _mT(_inv(a))
+
+
+_slogdet = Primitive("slogdet", _slogdet_impl)
+_slogdet.defvjp(_slogdet_rule)
+
+
+def slogdet(a):
+    """Sign and natural log of the absolute determinant (``numpy.linalg.slogdet``).
+
+    Returns ``SlogdetResult(sign, logabsdet)``; only ``logabsdet`` has a derivative.
+    """
+    _square(a, "slogdet")
+    packed = _slogdet(a)
+    return SlogdetResult(getitem(packed, (Ellipsis, 0)), getitem(packed, (Ellipsis, 1)))
+
+
+# -- Cholesky ---------------------------------------------------------------------------------
+def _cholesky_impl(a):
+    try:
+        return np.linalg.cholesky(a)
+    except LinAlgError:
+        raise LinAlgError(
+            "cholesky: the matrix is not positive definite (check that it is symmetric and "
+            "its eigenvalues positive; add a multiple of the identity to regularise)"
+        ) from None
+
+
+def _cholesky_rule(g, ans, a):
+    # A = L L^T  =>  dL = L Phi(L^-1 dA L^-T), Phi = lower triangle with half its diagonal,
+    # so the symmetric gradient is S = L^-T Phi(L^T G) L^-1 (Murray 2016), read from tril(A)
+    n = shape_of(a)[-1]
+    g = where(_tri_mask(n, True), g, 0.0)
+    inner = _mm(_mT(ans), g)
+    phi = where(_tri_mask(n, True, strict=True), inner, 0.0) + where(
+        np.eye(n, dtype=bool), inner * 0.5, 0.0)
+    linv = _trsolve(ans, _eye_like(n, a), True, False)
+    s = _mm(_mm(_mT(linv), phi), linv)
+    return _read_triangle(s, lower=True)
+
+
+_cholesky = Primitive("cholesky", _cholesky_impl)
+_cholesky.defvjp(_cholesky_rule)
+
+
+def cholesky(a, upper=False):
+    """Cholesky factor (``numpy.linalg.cholesky``): lower ``L`` with ``a = L L^T``.
+
+    Only the lower triangle of ``a`` is read (the upper with ``upper=True``, which
+    returns ``L^T``), so the gradient lives on that triangle.
+    """
+    _square(a, "cholesky")
+    if upper:
+        return _mT(_cholesky(_mT(a)))
+    return _cholesky(a)
+
+
+# -- symmetric eigendecomposition ---------------------------------------------------------
+def _eigh_impl(a, lower):
+    w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
+    return _pack([w, v], a.shape[:-2])
+
+
+def _gap_mask_impl(w):
+    # True off the diagonal where two eigenvalues differ by more than rounding
+    gaps = np.abs(w[..., None, :] - w[..., :, None])
+    scale = np.max(np.abs(w), axis=-1, keepdims=True)[..., None]
+    distinct = gaps > 1e3 * np.finfo(w.dtype).eps * np.maximum(scale, 1e-300) * w.shape[-1]
+    return distinct & ~np.eye(w.shape[-1], dtype=bool)
+
+
+_gap_mask = Primitive("spectral_gap_mask", _gap_mask_impl, differentiable=False)
+
+
+def _inverse_gaps(w, distinct):
+    """``F_ij = 1 / (w_j - w_i)`` off the diagonal for distinct values, else 0."""
+    gaps = _row(w) - _col(w)
+    return where(distinct, 1.0 / where(distinct, gaps, 1.0), 0.0)
+
+
+def _check_distinct(name, what, distinct, g_vectors):
+    distinct = raw(distinct)
+    degenerate = ~distinct & ~np.eye(distinct.shape[-1], dtype=bool)
+    if degenerate.any() and np.any(raw(g_vectors) != 0):
+        raise LinAlgError(
+            f"{name}: {what} are not differentiable where two of the values repeat (the "
+            "basis of a repeated value is arbitrary); differentiate only the values, or a "
+            "function of the subspace (a projector), instead"
+        )
+
+
+def _eigh_rule(g, ans, a, lower):
+    # A = V diag(w) V^T  =>  dw = diag(V^T dA V), dV = V (F o V^T dA V), F_ij = 1/(w_j - w_i),
+    # so the symmetric gradient is S = V (diag(gw) + F o V^T gV) V^T
+    n = shape_of(a)[-1]
+    w, v = _unpack(ans, [(n,), (n, n)])
+    gw, gv = _unpack(g, [(n,), (n, n)])
+    distinct = _gap_mask(w)
+    _check_distinct("eigh", "the eigenvectors", distinct, gv)
+    inner = _inverse_gaps(w, distinct) * _mm(_mT(v), gv) + where(np.eye(n, dtype=bool),
+                                                                   _col(gw), 0.0)
+    s = _mm(_mm(v, inner), _mT(v))
+    return _read_triangle(s, lower)
+
+
+_eigh = Primitive("eigh", _eigh_impl)
+_eigh.defvjp(_eigh_rule, None)
+
+
+def eigh(a, UPLO="L"):  # noqa: N803 - NumPy's parameter name
+    """Eigenvalues (ascending) and eigenvectors of symmetric matrices (``numpy.linalg.eigh``).
+
+    Returns ``EighResult(eigenvalues, eigenvectors)``.  Only the ``UPLO`` triangle is
+    read.  The eigenvectors' derivative needs distinct eigenvalues: where two repeat, a
+    backward pass through the eigenvectors raises.
+    """
+    _square(a, "eigh")
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    n = shape_of(a)[-1]
+    w, v = _unpack(_eigh(a, UPLO == "L"), [(n,), (n, n)])
+    return EighResult(w, v)
+
+
+def eigvalsh(a, UPLO="L"):  # noqa: N803
+    """Eigenvalues of symmetric matrices; always differentiable (``V diag(g) V^T``)."""
+    return eigh(a, UPLO).eigenvalues
+
+
+# -- singular value decomposition ---------------------------------------------------------
+def _svd_impl(a, full_matrices):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    return _pack([u, s, vh], a.shape[:-2])
+
+
+def _svd_shapes(m, n, full):
+    k = min(m, n)
+    return [(m, m if full else k), (k,), (n if full else k, n)]
+
+
+def _svd_rule(g, ans, a, full_matrices):
+    # A = U S V^T.  With F_ij = 1/(s_j^2 - s_i^2) off the diagonal, J = F o (U^T gU),
+    # K = F o (V^T gV):  dL/dA = U [(J + J^T) S + diag(gs) + S (K + K^T)] V^T
+    #   + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T)   (Townsend 2016)
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    if full_matrices and m != n:
+        raise LinAlgError(
+            "svd: with full_matrices=True the extra singular vectors are arbitrary and have "
+            "no derivative; call svd(a, full_matrices=False)"
+        )
+    u, s, vh = _unpack(ans, _svd_shapes(m, n, full_matrices))
+    gu, gs, gvh = _unpack(g, _svd_shapes(m, n, full_matrices))
+    v, gv = _mT(vh), _mT(gvh)
+    distinct = _gap_mask(s * s)
+    _check_distinct("svd", "the singular vectors", distinct, raw(gu))
+    _check_distinct("svd", "the singular vectors", distinct, raw(gvh))
+    vectors_used = np.any(raw(gu) != 0) or np.any(raw(gvh) != 0)
+    if vectors_used and np.any(raw(s) == 0) and m != n:
+        raise LinAlgError("svd: the singular vectors of a rank-deficient non-square matrix "
+                          "have no derivative")
+    f = _inverse_gaps(s * s, distinct)
+    j = f * _mm(_mT(u), gu)
+    kk = f * _mm(_mT(v), gv)
+    s_row, s_col = _row(s), _col(s)
+    core = (j + _mT(j)) * s_row + s_col * (kk + _mT(kk)) + where(np.eye(k, dtype=bool),
+                                                                   _col(gs), 0.0)
+    out = _mm(_mm(u, core), vh)
+    if m > k:
+        gu_perp = gu - _mm(u, _mm(_mT(u), gu))
+        out = out + _mm(gu_perp / s_row, vh)
+    if n > k:
+        gv_perp = gv - _mm(v, _mm(_mT(v), gv))
+        out = out + _mm(u / s_row, _mT(gv_perp))
+    return out
+
+
+_svd = Primitive("svd", _svd_impl)
+_svd.defvjp(_svd_rule, None)
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Singular value decomposition (``numpy.linalg.svd``).
+
+    Returns ``SVDResult(U, S, Vh)``, or the singular values alone with
+    ``compute_uv=False``.  Derivatives of ``U`` and ``Vh`` need distinct singular values
+    (and ``full_matrices=False`` for a non-square matrix); otherwise a backward pass
+    through them raises.  ``hermitian`` is accepted and ignored.
+    """
+    shape = shape_of(a)
+    if len(shape) < 2:
+        raise LinAlgError(f"svd: expected matrices in the last two axes, got shape {shape}")
+    m, n = shape[-2:]
+    full = bool(full_matrices) and compute_uv
+    u, s, vh = _unpack(_svd(a, full), _svd_shapes(m, n, full))
+    if not compute_uv:
+        return s
+    return SVDResult(u, s, vh)
+
+
+def svdvals(a):
+    """Singular values, descending; differentiable as ``U diag(g) V^T``."""
+    return svd(a, compute_uv=False)
+
+
+# -- QR ------------------------------------------------------------------------------------------
+def _qr_impl(a, complete):
+    q, r = np.linalg.qr(a, mode="complete" if complete else "reduced")
+    return _pack([q, r], a.shape[:-2])
+
+
+def _qr_shapes(m, n, complete):
+    k = m if complete else min(m, n)
+    return [(m, k), (k, n)]
+
+
+def _qr_rule(g, ans, a, complete):
+    # A = Q R (m >= n):  M = R gR^T - gQ^T Q,  dL/dA = (gQ + Q copyltu(M)) R^-T
+    # with copyltu(M) = tril(M) + tril(M, -1)^T  (Seeger et al. 2018; Liao et al. 2019)
+    m, n = shape_of(a)[-2:]
+    if m < n or (complete and m != n):
+        raise LinAlgError(
+            "qr: the derivative is implemented for m >= n with mode='reduced' (wide or "
+            "complete factorisations have arbitrary columns); transpose the problem"
+        )
+    q, r = _unpack(ans, _qr_shapes(m, n, complete))
+    gq, gr = _unpack(g, _qr_shapes(m, n, complete))
+    gr = where(_tri_mask(n, False), gr, 0.0)
+    mm = _mm(r, _mT(gr)) - _mm(_mT(gq), q)
+    low = where(_tri_mask(n, True), mm, 0.0)
+    copied = low + _mT(where(_tri_mask(n, True, strict=True), mm, 0.0))
+    b = gq + _mm(q, copied)
+    return _mT(_trsolve(r, _mT(b), False, False))
+
+
+_qr = Primitive("qr", _qr_impl)
+_qr.defvjp(_qr_rule, None)
+
+
+def qr(a, mode="reduced"):
+    """QR factorisation (``numpy.linalg.qr``): modes 'reduced', 'complete' and 'r'."""
+    shape = shape_of(a)
+    if len(shape) < 2:
+        raise LinAlgError(f"qr: expected matrices in the last two axes, got shape {shape}")
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    m, n = shape[-2:]
+    complete = mode == "complete"
+    q, r = _unpack(_qr(a, complete), _qr_shapes(m, n, complete))
+    return r if mode == "r" else QRResult(q, r)
+
+
+# -- pseudo-inverse and least squares ------------------------------------------------------
+def _pinv_impl(a, rcond):
+    return np.linalg.pinv(a, rcond=rcond)
+
+
+def _pinv_rule(g, ans, a, rcond):
+    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P  (Golub and Pereyra 1973)
+    # =>  dL/dA = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)
+    p, gt = ans, _mT(g)
+    m, n = shape_of(a)[-2:]
+    left = np.eye(m) - _mm(a, p)
+    right = np.eye(n) - _mm(p, a)
+    out = -_mm(_mm(_mT(p), g), _mT(p))
+    out = out + _mm(_mm(left, gt), _mm(p, _mT(p))) + _mm(_mm(_mT(p), p), _mm(gt, right))
+    return out
+
+
+_pinv = Primitive("pinv", _pinv_impl)
+_pinv.defvjp(_pinv_rule, None)
+
+
+def pinv(a, rcond=None):
+    """Moore-Penrose pseudo-inverse (``numpy.linalg.pinv``).
+
+    Differentiable where the rank is locally constant (full-rank matrices in
+    particular); singular values below ``rcond`` times the largest are cut.
+    """
+    shape = shape_of(a)
+    if len(shape) < 2:
+        raise LinAlgError(f"pinv: expected matrices in the last two axes, got shape {shape}")
+    if rcond is None:
+        rcond = 1e-15
+    return _pinv(a, float(rcond))
+
+
+def lstsq(a, b, rcond=None):
+    """Least-squares solution of ``a x = b`` (``numpy.linalg.lstsq``).
+
+    Returns ``(x, residuals, rank, s)`` as NumPy; ``x`` (through the pseudo-inverse) and
+    ``residuals`` are differentiable, ``rank`` and ``s`` are constants.
+    """
+    from nablanet.ops.reductions import sum as reduce_sum
+
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if len(a_shape) != 2 or len(b_shape) not in (1, 2) or b_shape[0] != a_shape[0]:
+        raise LinAlgError(f"lstsq: expected a of shape (M, N) and b of shape (M,) or (M, K), "
+                          f"got {a_shape} and {b_shape}")
+    m, n = a_shape
+    cut = np.finfo(np.float64).eps * max(m, n) if rcond is None else rcond
+    _, residuals_np, rank, s = np.linalg.lstsq(raw(a), raw(b), rcond=cut)
+    x = matmul2(pinv(a, cut), b if len(b_shape) == 2 else _col(b))
+    if len(b_shape) == 1:
+        x = reshape(x, (n,))
+    if rank == n and m > n:
+        fitted = matmul2(a, _col(x) if len(b_shape) == 1 else x)
+        resid = b - (reshape(fitted, (m,)) if len(b_shape) == 1 else fitted)
+        residuals = reduce_sum(resid * resid, axis=0)
+        residuals = reshape(residuals, (1,)) if len(b_shape) == 1 else residuals
+    else:
+        residuals = residuals_np
+    return x, residuals, int(rank), s
+
+
+# -- powers ---------------------------------------------------------------------------------
+def matrix_power(a, n):
+    """``a`` to the integer power ``n`` (``numpy.linalg.matrix_power``), by squaring."""
+    _square(a, "matrix_power")
+    if int(n) != n:
+        raise TypeError(f"matrix_power: exponent must be an integer, got {n!r}")
+    n = int(n)
+    size = shape_of(a)[-1]
+    if n == 0:
+        return np.broadcast_to(_eye_like(size, a), tuple(shape_of(a))).copy()
+    if n < 0:
+        a, n = inv(a), -n
+    result, base = None, a
+    while n:
+        if n & 1:
+            result = base if result is None else _mm(result, base)
+        n >>= 1
+        if n:
+            base = _mm(base, base)
+    return result
+
+
+__all__ = [
+    "LinAlgError", "cholesky", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_power",
+    "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals",
+]
