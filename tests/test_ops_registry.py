@@ -17,7 +17,14 @@ try:
 except ImportError:
     LAYER_SPECS = {}
 
-SPECS = {**ENGINE_SPECS, **LAYER_SPECS}
+try:  # NumPy's API (issue 17), until the walk collects every specs_*.py
+    from specs_numpy import NON_DIFFERENTIABLE as _NUMPY_NON_DIFFERENTIABLE
+    from specs_numpy import NUMPY_SPECS
+except ImportError:
+    NUMPY_SPECS, _NUMPY_NON_DIFFERENTIABLE = {}, {}
+
+SPECS = {**ENGINE_SPECS, **LAYER_SPECS, **NUMPY_SPECS}
+NON_DIFFERENTIABLE = {**NON_DIFFERENTIABLE, **_NUMPY_NON_DIFFERENTIABLE}
 #: Packages where primitives are defined; every module in them is imported.
 PRIMITIVE_PACKAGES = ("nablanet.autodiff", "nablanet.ops", "nablanet.nn")
 

@@ -14,6 +14,7 @@ import numpy as np
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import is_traced, raw, shape_of
 from nablanet.ops.arithmetic import sqrt, where
+from nablanet.ops.elementwise import isnan as _isnan
 from nablanet.ops.reductions import _axes, _spread, mean
 from nablanet.ops.reductions import max as reduce_max
 from nablanet.ops.reductions import min as reduce_min
@@ -189,9 +190,6 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
 def ptp(a, axis=None, keepdims=False):
     """Range ``max - min`` (``numpy.ptp``)."""
     return reduce_max(a, axis=axis, keepdims=keepdims) - reduce_min(a, axis=axis, keepdims=keepdims)
-
-
-_isnan = Primitive("nan_mask", np.isnan, differentiable=False)
 
 
 def nansum(a, axis=None, keepdims=False):
