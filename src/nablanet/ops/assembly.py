@@ -436,5 +436,5 @@ __all__ = [
     "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "cross", "diag",
     "diagflat", "dstack", "eye", "flatten", "flip", "fliplr", "flipud", "hsplit", "hstack",
     "inner", "kron", "moveaxis", "pad", "ravel", "repeat", "roll", "rot90", "row_stack",
-    "split", "tensordot", "tile", "tri", "tril", "triu", "vsplit", "vstack",
+    "split", "tensordot", "tile", "trace", "tri", "tril", "triu", "vsplit", "vstack",
 ]
