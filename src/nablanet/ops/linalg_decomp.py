@@ -92,6 +92,27 @@ def _pack(arrays, stack):
     return np.concatenate([np.reshape(a, stack + (-1,)) for a in arrays], axis=-1)
 
 
+def _numpy_errors(prim):
+    """``prim`` raising NumPy's ``LinAlgError`` itself, as ``numpy.linalg`` does.
+
+    ``Primitive.__call__`` turns a ``ValueError`` from ``impl`` into a shape error, and
+    ``LinAlgError`` is a ``ValueError``; the original is the error's context.
+    """
+
+    def call(*args, **kwargs):
+        try:
+            return prim(*args, **kwargs)
+        except LinAlgError:
+            raise
+        except ValueError as err:
+            if isinstance(err.__context__, LinAlgError):
+                raise err.__context__ from None
+            raise
+
+    call.prim = prim
+    return call
+
+
 def _singular_error(name, fix):
     return LinAlgError(
         f"{name}: the matrix is singular, so {fix}; use nb.linalg.pinv or nb.linalg.lstsq "
@@ -110,6 +131,7 @@ def _inv_impl(a):
 _inv = Primitive("inv", _inv_impl)
 # d(A^-1) = -A^-1 dA A^-1  =>  dL/dA = -A^-T G A^-T
 _inv.defvjp(lambda g, ans, a: -_mm(_mm(_mT(ans), g), _mT(ans)))
+_inv = _numpy_errors(_inv)
 
 
 def inv(a):
@@ -135,8 +157,7 @@ def _solve_rule_b(g, ans, a, b):
     return unbroadcast(_solve(_mT(a), g), shape_of(b), len(shape_of(ans)))
 
 
-_solve = Primitive("solve", _solve_impl)
-_solve.defvjp(_solve_rule_a, _solve_rule_b)
+_solve = _numpy_errors(Primitive("solve", _solve_impl).defvjp(_solve_rule_a, _solve_rule_b))
 
 
 def solve(a, b):
@@ -178,8 +199,9 @@ def _trsolve_rule_b(g, ans, a, b, lower, unit_diagonal):
                        len(shape_of(ans)))
 
 
-_trsolve = Primitive("solve_triangular", _trsolve_impl)
-_trsolve.defvjp(_trsolve_rule_a, _trsolve_rule_b, None, None)
+_trsolve = _numpy_errors(
+    Primitive("solve_triangular", _trsolve_impl).defvjp(_trsolve_rule_a, _trsolve_rule_b,
+                                                         None, None))
 
 
 def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
@@ -220,6 +242,7 @@ def _det_rule(g, ans, a):
 
 _det = Primitive("det", np.linalg.det)
 _det.defvjp(_det_rule)
+_det = _numpy_errors(_det)
 
 
 def det(a):
@@ -245,6 +268,7 @@ def _slogdet_rule(g, ans, a):
 
 _slogdet = Primitive("slogdet", _slogdet_impl)
 _slogdet.defvjp(_slogdet_rule)
+_slogdet = _numpy_errors(_slogdet)
 
 
 def slogdet(a):
@@ -281,8 +305,7 @@ def _cholesky_rule(g, ans, a):
     return _read_triangle(s, lower=True)
 
 
-_cholesky = Primitive("cholesky", _cholesky_impl)
-_cholesky.defvjp(_cholesky_rule)
+_cholesky = _numpy_errors(Primitive("cholesky", _cholesky_impl).defvjp(_cholesky_rule))
 
 
 def cholesky(a, upper=False):
@@ -347,6 +370,7 @@ def _eigh_rule(g, ans, a, lower):
 
 _eigh = Primitive("eigh", _eigh_impl)
 _eigh.defvjp(_eigh_rule, None)
+_eigh = _numpy_errors(_eigh)
 
 
 def eigh(a, UPLO="L"):  # noqa: N803 - NumPy's parameter name
@@ -419,6 +443,7 @@ def _svd_rule(g, ans, a, full_matrices):
 
 _svd = Primitive("svd", _svd_impl)
 _svd.defvjp(_svd_rule, None)
+_svd = _numpy_errors(_svd)
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -477,6 +502,7 @@ def _qr_rule(g, ans, a, complete):
 
 _qr = Primitive("qr", _qr_impl)
 _qr.defvjp(_qr_rule, None)
+_qr = _numpy_errors(_qr)
 
 
 def qr(a, mode="reduced"):
@@ -511,6 +537,7 @@ def _pinv_rule(g, ans, a, rcond):
 
 _pinv = Primitive("pinv", _pinv_impl)
 _pinv.defvjp(_pinv_rule, None)
+_pinv = _numpy_errors(_pinv)
 
 
 def pinv(a, rcond=None):
