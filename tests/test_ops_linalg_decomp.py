@@ -64,8 +64,9 @@ def test_solve_triangular_matches_scipy(rng):
                                    scipy_linalg.solve_triangular(a, b, **kw), rtol=1e-12)
 
 
-@pytest.mark.parametrize("ord", [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
-def test_matrix_norms_match_numpy(ord, rng):
+@pytest.mark.parametrize("order", [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
+def test_matrix_norms_match_numpy(order, rng):
+    ord = order  # noqa: A001 - NumPy's name
     x = rng.standard_normal((2, 3, 4))
     np.testing.assert_allclose(LA.norm(x, ord, axis=(1, 2)), np.linalg.norm(x, ord, axis=(1, 2)))
     np.testing.assert_allclose(LA.norm(x[0], ord, keepdims=True) if ord is not None
@@ -73,8 +74,9 @@ def test_matrix_norms_match_numpy(ord, rng):
                                np.linalg.norm(x[0], ord, keepdims=True))
 
 
-@pytest.mark.parametrize("ord", [None, 1, 2, 3, 0.5, 0, np.inf, -np.inf])
-def test_vector_norms_match_numpy(ord, rng):
+@pytest.mark.parametrize("order", [None, 1, 2, 3, 0.5, 0, np.inf, -np.inf])
+def test_vector_norms_match_numpy(order, rng):
+    ord = order  # noqa: A001
     x = rng.standard_normal((3, 4))
     np.testing.assert_allclose(LA.norm(x, ord, axis=1), np.linalg.norm(x, ord, axis=1))
 
