@@ -156,8 +156,20 @@ def var(a, axis=None, ddof=0, keepdims=False):
 
 
 def std(a, axis=None, ddof=0, keepdims=False):
-    """Standard deviation, the square root of :func:`var` (gradient infinite at 0)."""
-    return sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
+    """Standard deviation ``||a - mean|| / sqrt(N - ddof)`` (``numpy.std``).
+
+    Where every entry of a slice is equal the gradient is taken as 0 (a subgradient;
+    it is exactly 0 for a slice of one), not the NaN of sqrt's derivative at 0.
+    """
+    from nablanet.ops.norms import _norm2
+
+    n = _count(shape_of(a), axis)
+    dof = n - ddof
+    if dof <= 0:
+        return sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
+    centred = a - reduce_sum(a, axis=axis, keepdims=True) / max(n, 1)
+    axes = _axes(axis, len(shape_of(a)))
+    return _norm2(centred, axes, keepdims) / float(np.sqrt(dof))
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
