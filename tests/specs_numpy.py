@@ -324,6 +324,7 @@ NON_DIFFERENTIABLE = {
     "round": _nd(lambda x: nb.round(x, 1)),
     "isfinite": _nd(nb.isfinite), "isnan": _nd(nb.isnan), "isinf": _nd(nb.isinf),
     "abs_below": _nd(lambda x: E._small(x, 0.5)),
+    "same_infinity": _nd(lambda x: E._same_infinity(x, np.inf * x)),
     "floor_quotient": _nd(lambda x: E._floor_q(x, 0.7)),
     "trunc_quotient": _nd(lambda x: E._trunc_q(x, 0.7)),
     # each as a function of one (3, 4) array with a (3, 4) result

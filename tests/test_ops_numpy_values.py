@@ -258,3 +258,30 @@ def test_no_warnings_from_first_order_passes(rng):
         warnings.simplefilter("error")
         for name in ("sin", "arccosh", "log2", "sinc"):
             nb.grad(lambda a, f=getattr(nb, name): nb.sum(f(a + 1.0)))(x)
+
+
+def test_logaddexp_at_equal_infinities_splits_the_gradient():
+    for v in (np.inf, -np.inf):
+        gx, gy = nb.grad(lambda a, b: nb.logaddexp(a, b), argnums=(0, 1))(np.array(v),
+                                                                          np.array(v))
+        assert (gx, gy) == (0.5, 0.5)
+    assert nb.grad(lambda a: nb.logaddexp(a, np.array(3.0)))(np.array(-np.inf)) == 0.0
+    assert nb.grad(lambda a: nb.logaddexp(a, np.array(3.0)))(np.array(np.inf)) == 1.0
+
+
+def test_empty_and_zero_dimensional_inputs(rng):
+    assert nb.grad(lambda a: nb.sum(nb.prod(a, axis=0)))(np.ones((0, 3))).shape == (0, 3)
+    np.testing.assert_array_equal(nb.prod(np.ones((0, 3)), axis=0), np.ones(3))
+    assert nb.linalg.eigh(np.ones((0, 2, 2)))[0].shape == (0, 2)
+    assert nb.grad(lambda a: nb.sum(nb.linalg.inv(a)))(np.ones((0, 2, 2))).shape == (0, 2, 2)
+    for fun in (nb.cumsum, nb.cumprod, nb.sort, nb.var, nb.ptp, nb.flip):
+        assert np.shape(nb.grad(lambda a, f=fun: nb.sum(f(a)))(np.array(2.0))) == ()
+    assert nb.einsum(",->", np.array(2.0), np.array(3.0)) == 6.0
+    assert nb.grad(lambda a: nb.std(a))(np.array([[4.0]])) == 0.0  # a constant slice
+
+
+def test_svd_values_differentiate_with_full_matrices(rng):
+    t = rng.standard_normal((4, 3))
+    u, s, vh = np.linalg.svd(t, full_matrices=False)
+    np.testing.assert_allclose(nb.grad(lambda a: nb.sum(nb.linalg.svd(a)[1]))(t), u @ vh,
+                               atol=1e-12)

@@ -12,10 +12,16 @@ import numpy as np
 from nablanet.autodiff.primitive import Primitive
 from nablanet.autodiff.tensor import shape_of
 from nablanet.ops._broadcast import unbroadcast
-from nablanet.ops.arithmetic import exp, sqrt, where
+from nablanet.ops.arithmetic import sqrt, where
 
 _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
+
+
+def _doc(name, derivative):
+    return (f"Elementwise ``numpy.{name}``, differentiable: {derivative}.\n\n"
+            "Parameters\n----------\nx : Tensor or array_like\n\nReturns\n-------\n"
+            "Tensor or ndarray\n    A Tensor when an input is one.")
 
 
 def _unary(name, impl, rule):
@@ -37,6 +43,8 @@ def _binary(name, impl, dx, dy):
     prim.defvjp(rule_x, rule_y)
     return prim
 
+
+isnan = Primitive("isnan", np.isnan, differentiable=False)
 
 # -- trigonometric -------------------------------------------------------------------
 # d sin x = cos x dx
@@ -77,17 +85,31 @@ log2 = _unary("log2", np.log2, lambda g, ans, x: g / (x * _LN2))
 log10 = _unary("log10", np.log10, lambda g, ans, x: g / (x * _LN10))
 # d 2^x = 2^x ln 2 dx
 exp2 = _unary("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2)
-# d log(e^x + e^y) = e^(x - ans) dx + e^(y - ans) dy  (softmax weights, never overflow)
+def _share(x, y, scale=1.0):
+    """sigmoid(scale (x - y)): the weight of x in log(e^x + e^y), 1/2 where x = y = +-inf."""
+    from nablanet.ops.activations import sigmoid
+
+    both_infinite = _same_infinity(x, y)
+    gap = where(both_infinite, 0.0, x) - where(both_infinite, 0.0, y)
+    return sigmoid(gap * scale)
+
+
+_same_infinity = Primitive(
+    "same_infinity", lambda x, y: np.isinf(x) & (x == y), differentiable=False
+)
+
+
+# d log(e^x + e^y) = e^x / (e^x + e^y) dx + ... = sigmoid(x - y) dx + sigmoid(y - x) dy
 logaddexp = _binary(
     "logaddexp", np.logaddexp,
-    lambda g, a, x, y: g * exp(x - a),
-    lambda g, a, x, y: g * exp(y - a),
+    lambda g, a, x, y: g * _share(x, y),
+    lambda g, a, x, y: g * _share(y, x),
 )
-# d log2(2^x + 2^y) = 2^(x - ans) dx + 2^(y - ans) dy
+# d log2(2^x + 2^y) = sigmoid((x - y) ln 2) dx + sigmoid((y - x) ln 2) dy
 logaddexp2 = _binary(
     "logaddexp2", np.logaddexp2,
-    lambda g, a, x, y: g * exp2(x - a),
-    lambda g, a, x, y: g * exp2(y - a),
+    lambda g, a, x, y: g * _share(x, y, _LN2),
+    lambda g, a, x, y: g * _share(y, x, _LN2),
 )
 # d sqrt(x^2 + y^2) = (x dx + y dy) / hypot  (0 at the origin, as PyTorch)
 hypot = _binary(
@@ -166,7 +188,6 @@ def _nan_to_num_impl(x, nan=0.0, posinf=None, neginf=None):
 
 _finite = Primitive("isfinite", np.isfinite, differentiable=False)
 isfinite = _finite
-isnan = Primitive("isnan", np.isnan, differentiable=False)
 isinf = Primitive("isinf", np.isinf, differentiable=False)
 
 _nan_to_num = Primitive("nan_to_num", _nan_to_num_impl)
@@ -207,6 +228,30 @@ _cbrt = Primitive("cbrt", np.cbrt)
 # d x^(1/3) = dx / (3 x^(2/3))
 _cbrt.defvjp(lambda g, ans, x: g / (3 * ans * ans))
 
+
+_DERIVATIVES = {
+    sin: "d sin x = cos x dx", cos: "d cos x = -sin x dx", tan: "d tan x = (1 + tan^2 x) dx",
+    arcsin: "d arcsin x = dx / sqrt(1 - x^2)", arccos: "d arccos x = -dx / sqrt(1 - x^2)",
+    arctan: "d arctan x = dx / (1 + x^2)",
+    arctan2: "arctan2(y, x), the angle of (x, y); d = (x dy - y dx) / (x^2 + y^2)",
+    sinh: "d sinh x = cosh x dx", cosh: "d cosh x = sinh x dx",
+    arcsinh: "d arcsinh x = dx / sqrt(x^2 + 1)", arccosh: "d arccosh x = dx / sqrt(x^2 - 1)",
+    arctanh: "d arctanh x = dx / (1 - x^2)", log2: "d log2 x = dx / (x ln 2)",
+    log10: "d log10 x = dx / (x ln 10)", exp2: "d 2^x = 2^x ln 2 dx",
+    logaddexp: "log(e^x + e^y) computed stably; d = e^(x - out) dx + e^(y - out) dy",
+    logaddexp2: "log2(2^x + 2^y); d = 2^(x - out) dx + 2^(y - out) dy",
+    hypot: "sqrt(x^2 + y^2); d = (x dx + y dy) / out, 0 at the origin",
+    reciprocal: "d (1/x) = -dx / x^2",
+    sinc: "sin(pi x) / (pi x); d = (cos(pi x) - sinc x) / x dx (its series near 0)",
+    mod: "x - floor(x / y) y with the sign of y; d = dx - floor(x / y) dy",
+    fmod: "x - trunc(x / y) y with the sign of x; d = dx - trunc(x / y) dy",
+    _cbrt: "d x^(1/3) = dx / (3 x^(2/3))",
+}
+for _prim, _text in _DERIVATIVES.items():
+    _prim.__doc__ = _doc(_prim.name, _text)
+for _prim in (floor, ceil, trunc, rint, _round, isfinite, isnan, isinf):
+    _prim.__doc__ = (f"Elementwise ``numpy.{_prim.name}``; piecewise constant, so not "
+                     "differentiated (its gradient is zero).")
 
 __all__ = [
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "around",

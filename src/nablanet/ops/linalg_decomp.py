@@ -105,7 +105,9 @@ def _unpack(packed, shapes):
 
 
 def _pack(arrays, stack):
-    return np.concatenate([np.reshape(a, stack + (-1,)) for a in arrays], axis=-1)
+    sizes = [int(np.prod(np.shape(a)[len(stack):])) for a in arrays]
+    return np.concatenate([np.reshape(a, stack + (n,)) for a, n in zip(arrays, sizes,
+                                                                      strict=True)], axis=-1)
 
 
 def _numpy_errors(prim):
@@ -435,13 +437,19 @@ def _svd_rule(g, ans, a, full_matrices):
     #   + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T)   (Townsend 2016)
     m, n = shape_of(a)[-2:]
     k = min(m, n)
-    if full_matrices and m != n:
-        raise LinAlgError(
-            "svd: with full_matrices=True the extra singular vectors are arbitrary and have "
-            "no derivative; call svd(a, full_matrices=False)"
-        )
     u, s, vh = _unpack(ans, _svd_shapes(m, n, full_matrices))
     gu, gs, gvh = _unpack(g, _svd_shapes(m, n, full_matrices))
+    if full_matrices and m != n:
+        # the first k columns of U and rows of Vh are the reduced factors; the others span
+        # an arbitrary basis of the complement and have no derivative
+        if np.any(raw(gu)[..., k:] != 0) or np.any(raw(gvh)[..., k:, :] != 0):
+            raise LinAlgError(
+                "svd: with full_matrices=True the extra singular vectors are arbitrary and "
+                "have no derivative; call svd(a, full_matrices=False)"
+            )
+        columns, rows = (Ellipsis, slice(0, k)), (Ellipsis, slice(0, k), slice(None))
+        u, vh = getitem(u, columns), getitem(vh, rows)
+        gu, gvh = getitem(gu, columns), getitem(gvh, rows)
     v, gv = _mT(vh), _mT(gvh)
     distinct = _gap_mask(s * s)
     _check_distinct("svd", "the singular vectors", distinct, raw(gu))

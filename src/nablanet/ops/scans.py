@@ -115,6 +115,8 @@ def _prod_rule(g, ans, x, axis=None, keepdims=False):
     # division, so exact at zeros and differentiable again)
     shape = tuple(shape_of(x))
     axes = _axes(axis, len(shape))
+    if _count(shape, axes) == 0:  # an empty product is the constant 1
+        return _spread(g, shape, axis, keepdims) * 0.0
     kept = tuple(i for i in range(len(shape)) if i not in axes)
     order = kept + axes
     moved = transpose(x, order)
