@@ -23,7 +23,7 @@ from nablanet.ops.shape import concatenate, getitem, reshape, take_along_axis, t
 
 
 def _neg_axis(axis, ndim):
-    if not -ndim <= axis < ndim:
+    if not -ndim <= axis < ndim or ndim == 0:
         raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
     return axis % ndim - ndim
 
@@ -264,6 +264,7 @@ def sort(a, axis=-1, kind=None):
     if axis is None:
         a = reshape(a, (-1,))
         axis = 0
+    _neg_axis(axis, len(shape_of(a)))
     order = raw(_argsort(a, axis=axis, kind="stable" if kind is None else kind))
     return take_along_axis(a, order, axis)
 
