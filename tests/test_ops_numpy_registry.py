@@ -27,7 +27,7 @@ from specs_numpy import (
 
 MODULES = [
     importlib.import_module(f"nablanet.ops.{name}")
-    for name in ("assembly", "einsum", "elementwise", "linalg_decomp", "norms", "scans")
+    for name in ("assembly", "contraction", "elementwise", "linalg_decomp", "norms", "scans")
 ]
 ENGINE_NAMES = set(ENGINE_SPECS) | set(ENGINE_NON_DIFFERENTIABLE)
 ALL_SPECS = {**NUMPY_SPECS, **FUNCTION_SPECS}
@@ -162,3 +162,22 @@ def test_forward_mode_equals_reverse_mode(name):
         _, pull = nb.vjp(of_one, args[i])
         np.testing.assert_allclose(np.sum(np.asarray(tangent) * u),
                                    np.sum(np.asarray(pull(u)[0]) * v), rtol=1e-9, atol=1e-9)
+
+
+def test_lazy_name_table_lists_every_public_name():
+    from nablanet.ops._numpy_names import NUMPY_API
+
+    for module_name, names in NUMPY_API.items():
+        assert tuple(importlib.import_module(module_name).__all__) == names
+        for name in names:
+            assert getattr(nb, name) is getattr(importlib.import_module(module_name), name)
+
+
+def test_import_nablanet_loads_neither_the_numpy_api_nor_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys, nablanet; print(sorted(m for m in sys.modules if m in "
+            "('scipy', 'nablanet.ops.scans', 'nablanet.ops.linalg_decomp', 'nablanet.linalg')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

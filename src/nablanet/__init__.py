@@ -60,10 +60,7 @@ from nablanet.ops import (
     vdot,
     where,
 )
-from nablanet.ops.assembly import *  # noqa: E402,F403 - NumPy's names (issue 17)
-from nablanet.ops.einsum import einsum  # noqa: E402
-from nablanet.ops.elementwise import *  # noqa: E402,F403
-from nablanet.ops.scans import *  # noqa: E402,F403
+from nablanet.ops._numpy_names import LAZY as _NUMPY_API  # noqa: E402 - issue 17
 
 __version__ = "0.1.0"
 
@@ -75,6 +72,7 @@ _LAZY_NAMES = {
     "MLPClassifier": "nablanet.models",
     "GaussianDropoutRegressor": "nablanet.models",
     "load": "nablanet.models",
+    **_NUMPY_API,  # NumPy's differentiable API: nb.sin, nb.einsum, ... (issue 17)
 }
 
 
@@ -84,7 +82,10 @@ def __getattr__(name):
     if name in _LAZY_MODULES:
         return importlib.import_module(f"nablanet.{name}")
     if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        if name in _NUMPY_API:
+            globals()[name] = value  # looked up once: nb.sin is then a plain attribute
+        return value
     raise AttributeError(f"module 'nablanet' has no attribute {name!r}")
 
 
@@ -97,9 +98,4 @@ __all__ = [
     "swapaxes", "take", "take_along_axis", "tanh", "tensor", "transpose", "value_and_grad",
     "vdot", "vjp", "where",
 ]
-# NumPy's differentiable API (issue 17)
-from nablanet.ops.assembly import __all__ as _names_a  # noqa: E402
-from nablanet.ops.elementwise import __all__ as _names_e  # noqa: E402
-from nablanet.ops.scans import __all__ as _names_s  # noqa: E402
-
-__all__ += [*_names_a, *_names_e, *_names_s, "einsum", "linalg"]  # noqa: F405
+__all__ += [*sorted(_NUMPY_API), "linalg"]

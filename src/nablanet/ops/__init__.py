@@ -1,7 +1,5 @@
 """Every primitive with its derived VJP beside it (floor 2)."""
 
-# NumPy's differentiable API (issue 17): nb.NAME; linear algebra in nablanet.linalg
-from nablanet.ops import linalg_decomp as _linalg_decomp  # noqa: E402,F401 - registers
 from nablanet.ops import tensor_methods as _tensor_methods  # noqa: F401 - gives Tensor its operators
 from nablanet.ops.activations import (
     leaky_relu,
@@ -34,12 +32,7 @@ from nablanet.ops.arithmetic import (
     tanh,
     where,
 )
-from nablanet.ops.assembly import *  # noqa: E402,F403
-from nablanet.ops.assembly import __all__ as _assembly_names  # noqa: E402
 from nablanet.ops.dense import linear
-from nablanet.ops.einsum import einsum  # noqa: E402
-from nablanet.ops.elementwise import *  # noqa: E402,F403
-from nablanet.ops.elementwise import __all__ as _elementwise_names  # noqa: E402
 from nablanet.ops.linalg import dot, matmul, outer, vdot
 from nablanet.ops.losses import (
     binary_cross_entropy,
@@ -48,10 +41,7 @@ from nablanet.ops.losses import (
     mse_loss,
 )
 from nablanet.ops.normalization import batch_norm
-from nablanet.ops.norms import norm as _norm  # noqa: E402,F401 - registers
 from nablanet.ops.reductions import logsumexp, max, mean, min, sum
-from nablanet.ops.scans import *  # noqa: E402,F403
-from nablanet.ops.scans import __all__ as _scans_names  # noqa: E402
 from nablanet.ops.shape import (
     broadcast_to,
     concatenate,
@@ -81,7 +71,22 @@ __all__ += [
     "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "softplus",
 ]
 
-__all__ += [*_assembly_names, *_elementwise_names, *_scans_names, "einsum"]
+# NumPy's differentiable API (issue 17): loaded on first use, so the import stays light
+from nablanet.ops._numpy_names import LAZY as _LAZY  # noqa: E402
+
+__all__ += sorted(_LAZY)
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nablanet.ops' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 from nablanet.ops import docstrings as _docstrings  # noqa: E402
 

@@ -29,10 +29,13 @@ from nablanet.ops.linalg import matmul2
 from nablanet.ops.shape import getitem, reshape, swapaxes
 
 LinAlgError = np.linalg.LinAlgError
-SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
-EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
-SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
-QRResult = namedtuple("QRResult", ["Q", "R"])
+try:  # NumPy's own result types (NumPy >= 2), so results compare and print alike
+    from numpy.linalg._linalg import EighResult, QRResult, SlogdetResult, SVDResult
+except ImportError:  # pragma: no cover - NumPy 1.x
+    SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+    EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+    SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+    QRResult = namedtuple("QRResult", ["Q", "R"])
 
 
 # -- helpers --------------------------------------------------------------------------------
