@@ -134,3 +134,32 @@ def test_linalg_on_stacks(batch, n, seed):
     ]:
         np.testing.assert_allclose(ours(arg), theirs(arg), rtol=1e-10, atol=1e-12)
         _grad_shape_ok(ours, arg)
+
+
+@st.composite
+def _einsum_problem(draw):
+    labels = "abcd"
+    sizes = {c: draw(st.integers(1, 3)) for c in labels}
+    n_ops = draw(st.integers(1, 3))
+    terms = [draw(st.text(alphabet=labels, min_size=0, max_size=3)) for _ in range(n_ops)]
+    used = sorted(set("".join(terms)))
+    if draw(st.booleans()):
+        out = "".join(draw(st.permutations(used))[: draw(st.integers(0, len(used)))])
+        spec = ",".join(terms) + "->" + out
+    else:
+        spec = ",".join(terms)
+    seed = draw(st.integers(0, 2 ** 16))
+    rng = np.random.default_rng(seed)
+    operands = [rng.standard_normal(tuple(sizes[c] for c in t)) for t in terms]
+    return spec, operands
+
+
+@settings(max_examples=40, deadline=None)
+@given(problem=_einsum_problem())
+def test_einsum_on_random_subscripts(problem):
+    from nablanet.checks import check_grads
+
+    spec, operands = problem
+    np.testing.assert_allclose(nb.einsum(spec, *operands), np.einsum(spec, *operands),
+                               rtol=1e-12, atol=1e-12)
+    check_grads(lambda *ops: nb.einsum(spec, *ops), operands, order=2)
