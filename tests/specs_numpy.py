@@ -190,6 +190,10 @@ LINALG = {
     "svd": _svd,
     "qr": _qr,
     "pinv": _unary(nb.linalg.pinv, _normal(4, 3)),
+    "packed_part": lambda rng: ((lambda p: LD._part(p, 2, (2, 2)) ** 2),
+                                [rng.standard_normal((3, 7))]),
+    "packed_place": lambda rng: ((lambda v: LD._place(v, 1, (2,), 5) ** 2),
+                                 [rng.standard_normal((3, 2))]),
 }
 
 NUMPY_SPECS = {**ELEMENTWISE, **SCANS, **LINALG}

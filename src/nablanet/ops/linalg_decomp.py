@@ -95,15 +95,36 @@ def _read_triangle(s, lower):
     return inside + where(_diagonal_mask(n), s, 0.0)
 
 
+def _part_impl(packed, start, shape):
+    size = int(np.prod(shape))
+    return packed[..., start:start + size].reshape(packed.shape[:-1] + tuple(shape))
+
+
+def _place_impl(values, start, shape, total):
+    # the part's cotangent written into zeros of the packed width (the other parts get 0)
+    lead = values.shape[: values.ndim - len(shape)]
+    out = np.zeros(lead + (total,), dtype=values.dtype)
+    size = int(np.prod(shape))
+    out[..., start:start + size] = values.reshape(lead + (size,))
+    return out
+
+
+_part = Primitive("packed_part", _part_impl)
+_place = Primitive("packed_place", _place_impl)
+# a slice of the packed outputs, reshaped: its cotangent is placed back (zeros elsewhere)
+_part.defvjp(lambda g, ans, packed, start, shape: _place(g, start, shape,
+                                                         shape_of(packed)[-1]), None, None)
+# placing is linear: its transpose reads the part back
+_place.defvjp(lambda g, ans, values, start, shape, total: _part(g, start, shape),
+              None, None, None)
+
+
 def _unpack(packed, shapes):
     """Split the last axis of ``packed`` into arrays of trailing shapes ``shapes``."""
-    lead = tuple(shape_of(packed)[:-1])
     out, start = [], 0
     for shape in shapes:
-        size = int(np.prod(shape))
-        piece = getitem(packed, (Ellipsis, slice(start, start + size)))
-        out.append(reshape(piece, lead + tuple(shape)))
-        start += size
+        out.append(_part(packed, start, tuple(shape)))
+        start += int(np.prod(shape))
     return out
 
 
