@@ -79,6 +79,9 @@ def test_vector_norms_match_numpy(order, rng):
     ord = order  # noqa: A001
     x = rng.standard_normal((3, 4))
     np.testing.assert_allclose(LA.norm(x, ord, axis=1), np.linalg.norm(x, ord, axis=1))
+    ours = LA.norm(x, ord, axis=0, keepdims=True)
+    assert np.shape(ours) == (1, 4)
+    np.testing.assert_allclose(ours, np.linalg.norm(x, ord, axis=0, keepdims=True))
 
 
 def test_norm_gradient_at_zero_is_zero():

@@ -42,9 +42,9 @@ def _vector_norm(x, ord, axis, keepdims):  # noqa: A002 - NumPy's name
         return reduce_max(absolute(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
         return reduce_min(absolute(x), axis=axis, keepdims=keepdims)
-    if ord == 0:
-        out = count_nonzero(x, axis=axis)
-        return np.asarray(out, dtype=float)
+    if ord == 0:  # a count: not differentiable
+        out = np.asarray(count_nonzero(x, axis=axis), dtype=float)
+        return np.reshape(out, _kept_shape(shape_of(x), axis)) if keepdims else out
     if ord == 1:
         return reduce_sum(absolute(x), axis=axis, keepdims=keepdims)
     if isinstance(ord, str):
