@@ -69,11 +69,13 @@ def _mod_spec(op):
     return make
 
 
+_INF_AT = np.zeros((3, 4), bool)
+_INF_AT[0, 1] = _INF_AT[2, 3] = True
+
+
 def _nan_to_num(rng):
     x = rng.standard_normal((3, 4))
-    mask = np.zeros((3, 4), bool)
-    mask[0, 1] = mask[2, 3] = True
-    return (lambda x: nb.nan_to_num(nb.where(mask, np.inf, x), posinf=2.0) * x), [x]
+    return (lambda x: nb.nan_to_num(nb.where(_INF_AT, np.inf, x), posinf=2.0) * x), [x]
 
 
 def _sinc(rng):
@@ -215,6 +217,8 @@ def _sort(rng):
 
 
 FUNCTION_SPECS = {
+    "logaddexp_big": _f(nb.logaddexp, lambda rng: 1e4 * rng.standard_normal((3, 4)),
+                        lambda rng: 1e4 * rng.standard_normal((4,))),
     "deg2rad": _f(nb.deg2rad, _normal(3)),
     "rad2deg": _f(nb.rad2deg, _normal(3)),
     "cumprod": _f(lambda x: nb.cumprod(x, axis=1), _with_zero),
@@ -307,6 +311,26 @@ TORCH_TWINS = {
     "matrix_power": lambda torch: lambda a: torch.linalg.matrix_power(a, 3)
     + torch.linalg.matrix_power(a, -1),
     "lstsq": lambda torch: lambda a, b: torch.linalg.pinv(a) @ b,
+    "norm2": lambda torch: lambda x: torch.linalg.vector_norm(x, dim=1)
+    + torch.linalg.vector_norm(x),
+    "norm_orders": lambda torch: lambda x: torch.stack(
+        [torch.linalg.matrix_norm(x, o) for o in (1, -1, float("inf"), float("-inf"), "fro",
+                                                  "nuc", 2, -2)]),
+    "vector_norms": lambda torch: lambda x: torch.stack(
+        [torch.linalg.vector_norm(x, o) for o in (1, 3, float("inf"), 0.5)]),
+    "einsum_implicit": lambda torch: lambda a, b: torch.einsum("ba,bc", a, b),
+    "einsum_trace_ellipsis": lambda torch: lambda a: torch.einsum("...ii->...i", a) ** 2,
+    "trace": lambda torch: lambda x: torch.trace(x[:, 1:]) ** 2,
+    "tril": lambda torch: lambda x: torch.tril(x, -1) ** 2 + torch.triu(x, 1),
+    "roll": lambda torch: lambda x: torch.roll(x, (1, -2), (0, 1))
+    * torch.arange(12.0, dtype=x.dtype).reshape(3, 4),
+    "rot90": lambda torch: lambda x: torch.rot90(x, 3) * torch.arange(3.0, dtype=x.dtype),
+    "tile": lambda torch: lambda x: torch.tile(x, (2, 1, 2)) ** 2,
+    "pad_reflect": lambda torch: lambda x: torch.nn.functional.pad(
+        x[None], (1, 2, 2, 1), mode="reflect")[0] ** 2,
+    "nan_to_num": lambda torch: lambda x: torch.nan_to_num(
+        torch.where(torch.tensor(_INF_AT), torch.inf, x), posinf=2.0) * x,
+    "logaddexp_big": lambda torch: torch.logaddexp,
 }
 
 #: Symmetric-input twins: nablanet and PyTorch agree on f(X + X^T) (NumPy reads a triangle).
