@@ -4,6 +4,16 @@ Every function takes stacked matrices in the last two axes, as NumPy does, and
 returns NumPy's result types (``SlogdetResult``, ``EighResult``, ``SVDResult``,
 ``QRResult``).  The derivatives come from the standard matrix identities; each
 rule's derivation sits above it in :mod:`nablanet.ops.linalg_decomp`.
+
+Examples
+--------
+>>> import numpy as np, nablanet as nb
+>>> a = np.array([[2.0, 1.0], [1.0, 3.0]])
+>>> nb.grad(lambda m: nb.linalg.slogdet(m).logabsdet)(a)     # = inv(a).T
+array([[ 0.6, -0.2],
+       [-0.2,  0.4]])
+>>> float(nb.linalg.det(a))
+5.0...
 """
 
 from nablanet.ops.assembly import cross, tensordot, trace

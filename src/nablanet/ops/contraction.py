@@ -150,6 +150,16 @@ def einsum(subscripts, *operands, optimize=None):
     Returns
     -------
     Tensor or ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> a = np.arange(4.0).reshape(2, 2)
+    >>> float(nb.einsum("ii", a))                # the trace
+    3.0
+    >>> nb.grad(lambda m: nb.einsum("ij,ij->", m, m))(a)   # d sum(m^2) = 2 m
+    array([[0., 2.],
+           [4., 6.]])
     """
     if not isinstance(subscripts, str):
         raise TypeError("einsum: pass the subscripts as a string (the sublist form is not "

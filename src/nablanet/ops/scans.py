@@ -131,7 +131,14 @@ _prod.defvjp(_prod_rule)
 
 
 def prod(a, axis=None, keepdims=False):
-    """Product over ``axis`` (``numpy.prod``); the gradient is exact with zeros present."""
+    """Product over ``axis`` (``numpy.prod``); the gradient is exact with zeros present.
+
+    Examples
+    --------
+    >>> import numpy as np, nablanet as nb
+    >>> nb.grad(nb.prod)(np.array([0.0, 3.0, 5.0]))     # products of the others
+    array([15.,  0.,  0.])
+    """
     return _prod(a, axis=axis, keepdims=keepdims)
 
 
