@@ -166,3 +166,16 @@ def test_batched_cotangents_through_decompositions(rng):
     for b in range(2):
         expected[b, :, :, b] = -np.einsum("li,jk->ijkl", inv[b], inv[b])
     np.testing.assert_allclose(hess, expected, atol=1e-12)
+
+
+def test_a_vector_right_hand_side_broadcasts_over_a_stack(rng):
+    a = rng.standard_normal((2, 3, 3)) + 3 * np.eye(3)
+    b = rng.standard_normal(3)
+    np.testing.assert_allclose(LA.solve(a, b), np.linalg.solve(a, b), rtol=1e-12)
+    g = nb.grad(lambda v: nb.sum(LA.solve(a, v)))(b)
+    expected = np.linalg.solve(np.swapaxes(a, -1, -2), np.ones((2, 3, 1))).sum(axis=0)[:, 0]
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    ours = LA.solve_triangular(a, b, lower=True)
+    assert ours.shape == (2, 3)
+    np.testing.assert_allclose(ours[1], scipy_linalg.solve_triangular(a[1], b, lower=True))

@@ -52,6 +52,11 @@ def _col(v):
     return reshape(v, tuple(shape_of(v)) + (1,))
 
 
+def _drop_last(x):
+    """A column stack ``(..., n, 1)`` as vector stack ``(..., n)``."""
+    return reshape(x, tuple(shape_of(x)[:-1]))
+
+
 def _row(v):
     return reshape(v, tuple(shape_of(v)[:-1]) + (1, shape_of(v)[-1]))
 
@@ -206,7 +211,7 @@ def solve(a, b):
     """Solve ``a x = b`` (``numpy.linalg.solve``: a 1-D ``b`` is one vector)."""
     _square(a, "solve")
     if len(shape_of(b)) == 1:
-        return reshape(_solve(a, _col(b)), tuple(shape_of(b)))
+        return _drop_last(_solve(a, _col(b)))
     return _solve(a, b)
 
 
@@ -269,8 +274,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     elif trans not in (0, "N"):
         raise ValueError(f"solve_triangular: trans must be 0, 1, 'N' or 'T', got {trans!r}")
     if len(shape_of(b)) == 1:
-        return reshape(_trsolve(a, _col(b), bool(lower), bool(unit_diagonal)),
-                       tuple(shape_of(b)))
+        return _drop_last(_trsolve(a, _col(b), bool(lower), bool(unit_diagonal)))
     return _trsolve(a, b, bool(lower), bool(unit_diagonal))
 
 
