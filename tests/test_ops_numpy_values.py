@@ -287,3 +287,19 @@ def test_svd_values_differentiate_with_full_matrices(rng):
     u, s, vh = np.linalg.svd(t, full_matrices=False)
     np.testing.assert_allclose(nb.grad(lambda a: nb.sum(nb.linalg.svd(a)[1]))(t), u @ vh,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("fun", [
+    lambda a: nb.sum(nb.cumprod(a, axis=1)), lambda a: nb.prod(a), lambda a: nb.var(a),
+    lambda a: nb.sum(nb.linalg.pinv(a)), lambda a: nb.linalg.slogdet(a)[1],
+    lambda a: nb.sum(nb.linalg.eigh(a + a.T)[0] ** 2), lambda a: nb.einsum("ij,jk->", a, a),
+    lambda a: nb.sum(nb.average(a, axis=0, weights=a[0] * a[0])),
+    lambda a: nb.sum(nb.logaddexp(a, a.T)), lambda a: nb.linalg.norm(a, "nuc"),
+])
+def test_float32_stays_float32(fun, rng):
+    x = (rng.standard_normal((3, 3)) + 3 * np.eye(3)).astype(np.float32)
+    t = nb.tensor(x, requires_grad=True)
+    out = fun(t)
+    out.backward()
+    assert out.dtype == np.float32 and t.grad.dtype == np.float32
+    assert np.asarray(nb.grad(fun)(x)).dtype == np.float32

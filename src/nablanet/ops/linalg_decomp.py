@@ -589,8 +589,8 @@ def _pinv_rule(g, ans, a, rcond):
     # =>  dL/dA = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)
     p, gt = ans, _mT(g)
     m, n = shape_of(a)[-2:]
-    left = np.eye(m) - _mm(a, p)
-    right = np.eye(n) - _mm(p, a)
+    left = _eye_like(m, a) - _mm(a, p)
+    right = _eye_like(n, a) - _mm(p, a)
     out = -_mm(_mm(_mT(p), g), _mT(p))
     out = out + _mm(_mm(left, gt), _mm(p, _mT(p))) + _mm(_mm(_mT(p), p), _mm(gt, right))
     return out

@@ -47,6 +47,12 @@ _cumsum = Primitive("cumsum", _cumsum_impl)
 _cumsum.defvjp(_cumsum_rule, None)
 
 
+def _float_dtype(x):
+    """The dtype constants joined to ``x`` take (float32 stays float32)."""
+    dtype = np.asarray(raw(x)).dtype
+    return dtype if dtype.kind == "f" else np.float64
+
+
 def _cumprod_last(x):
     """Inclusive cumulative product along the last axis, by doubling (Hillis-Steele).
 
@@ -56,7 +62,7 @@ def _cumprod_last(x):
     n = shape_of(x)[-1]
     y, step = x, 1
     while step < n:
-        ones = np.ones(tuple(shape_of(y)[:-1]) + (step,))
+        ones = np.ones(tuple(shape_of(y)[:-1]) + (step,), dtype=_float_dtype(x))
         y = y * concatenate([ones, getitem(y, (Ellipsis, slice(0, n - step)))], axis=-1)
         step *= 2
     return y
@@ -65,7 +71,7 @@ def _cumprod_last(x):
 def _exclusive_products(x):
     """``prod_{j != i} x_j`` along the last axis: products to the left times to the right."""
     n = shape_of(x)[-1]
-    ones = np.ones(tuple(shape_of(x)[:-1]) + (1,))
+    ones = np.ones(tuple(shape_of(x)[:-1]) + (1,), dtype=_float_dtype(x))
     left = _cumprod_last(concatenate([ones, getitem(x, (Ellipsis, slice(0, n - 1)))], axis=-1))
     flipped = _flip_last(x, -1)
     right = _cumprod_last(
@@ -201,7 +207,8 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         shape = [1] * len(a_shape)
         shape[axis] = w_shape[0]
         weights = reshape(weights, tuple(shape))
-    w_total = reduce_sum(weights * np.ones(a_shape), axis=axis, keepdims=keepdims)
+    w_total = reduce_sum(weights * np.ones(a_shape, dtype=_float_dtype(weights)), axis=axis,
+                         keepdims=keepdims)
     if np.any(raw(w_total) == 0):
         raise ZeroDivisionError("average: weights sum to zero, the average is not defined")
     avg = reduce_sum(a * weights, axis=axis, keepdims=keepdims) / w_total
