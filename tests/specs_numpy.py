@@ -192,6 +192,9 @@ LINALG = {
     "svd": _svd,
     "qr": _qr,
     "pinv": _unary(nb.linalg.pinv, _normal(4, 3)),
+    "inverse_gaps": lambda rng: ((lambda w: LD._inverse_gaps(w, np.ones((2, 4, 4), bool)
+                                                             & ~np.eye(4, dtype=bool))),
+                                 [_distinct(rng, (2, 4))]),
     "packed_part": lambda rng: ((lambda p: LD._part(p, 2, (2, 2)) ** 2),
                                 [rng.standard_normal((3, 7))]),
     "packed_place": lambda rng: ((lambda v: LD._place(v, 1, (2,), 5) ** 2),

@@ -26,6 +26,7 @@ from nablanet.autodiff.tensor import raw, shape_of
 from nablanet.ops._broadcast import unbroadcast
 from nablanet.ops.arithmetic import where
 from nablanet.ops.linalg import matmul2
+from nablanet.ops.reductions import sum as reduce_sum
 from nablanet.ops.shape import getitem, reshape, swapaxes
 
 LinAlgError = np.linalg.LinAlgError
@@ -392,10 +393,21 @@ def _gap_mask_impl(w):
 _gap_mask = Primitive("spectral_gap_mask", _gap_mask_impl, differentiable=False)
 
 
-def _inverse_gaps(w, distinct):
-    """``F_ij = 1 / (w_j - w_i)`` off the diagonal for distinct values, else 0."""
-    gaps = _row(w) - _col(w)
-    return where(distinct, 1.0 / where(distinct, gaps, 1.0), 0.0)
+def _inverse_gaps_impl(w, distinct):
+    gaps = w[..., None, :] - w[..., :, None]
+    return np.where(distinct, 1.0 / np.where(distinct, gaps, 1.0), 0.0).astype(w.dtype)
+
+
+def _inverse_gaps_rule(g, ans, w, distinct):
+    # F_ij = 1 / (w_j - w_i)  =>  dF_ij = F_ij^2 (dw_i - dw_j), so with H = G o F o F,
+    # dL/dw_k = sum_j H_kj - sum_i H_ik
+    h = g * ans * ans
+    return reduce_sum(h, axis=-1) - reduce_sum(h, axis=-2)
+
+
+#: ``F_ij = 1 / (w_j - w_i)`` off the diagonal where the values are distinct, else 0
+_inverse_gaps = Primitive("inverse_gaps", _inverse_gaps_impl)
+_inverse_gaps.defvjp(_inverse_gaps_rule, None)
 
 
 def _check_distinct(name, what, distinct, g_vectors):
@@ -621,7 +633,6 @@ def lstsq(a, b, rcond=None):
     Returns ``(x, residuals, rank, s)`` as NumPy; ``x`` (through the pseudo-inverse) and
     ``residuals`` are differentiable, ``rank`` and ``s`` are constants.
     """
-    from nablanet.ops.reductions import sum as reduce_sum
 
     a_shape, b_shape = shape_of(a), shape_of(b)
     if len(a_shape) != 2 or len(b_shape) not in (1, 2) or b_shape[0] != a_shape[0]:
