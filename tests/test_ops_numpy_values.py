@@ -303,3 +303,21 @@ def test_float32_stays_float32(fun, rng):
     out.backward()
     assert out.dtype == np.float32 and t.grad.dtype == np.float32
     assert np.asarray(nb.grad(fun)(x)).dtype == np.float32
+
+
+def test_lists_are_accepted_as_numpy_accepts_them():
+    m, v = [[3.0, 1.0], [1.0, 2.0]], [3.0, 1.0, 2.0]
+    arr = np.array(m)
+    pairs = [
+        (nb.sort(v), np.sort(v)), (nb.average(v, weights=[1.0, 2.0, 3.0]),
+                                    np.average(v, weights=[1.0, 2.0, 3.0])),
+        (nb.var(v), np.var(v)), (nb.prod(v), np.prod(v)), (nb.cumprod(v), np.cumprod(v)),
+        (nb.linalg.eigh(m)[0], np.linalg.eigh(arr)[0]),
+        (nb.linalg.svd(m)[1], np.linalg.svd(arr)[1]),
+        (nb.linalg.qr(m)[1], np.linalg.qr(arr)[1]), (nb.linalg.inv(m), np.linalg.inv(arr)),
+        (nb.linalg.matrix_power(m, 2), np.linalg.matrix_power(arr, 2)),
+        (nb.linalg.solve(m, [1.0, 2.0]), np.linalg.solve(arr, [1.0, 2.0])),
+        (nb.linalg.pinv(m), np.linalg.pinv(arr)), (nb.einsum("ij->", m), np.einsum("ij->", arr)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import raw, shape_of
+from nablanet.autodiff.tensor import Tensor, raw, shape_of
 from nablanet.ops._broadcast import unbroadcast
 from nablanet.ops.arithmetic import where
 from nablanet.ops.linalg import matmul2
@@ -60,6 +60,11 @@ def _drop_last(x):
 
 def _row(v):
     return reshape(v, tuple(shape_of(v)[:-1]) + (1, shape_of(v)[-1]))
+
+
+def _array(x):
+    """Tensors and arrays pass; other array_like inputs (lists) become arrays."""
+    return x if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x, dtype=float)
 
 
 def _square(a, name):
@@ -184,6 +189,7 @@ _inv = _numpy_errors(_inv)
 
 def inv(a):
     """Inverse of a square matrix, or of each in a stack (``numpy.linalg.inv``)."""
+    a = _array(a)
     _square(a, "inv")
     return _inv(a)
 
@@ -210,6 +216,7 @@ _solve = _numpy_errors(Primitive("solve", _solve_impl).defvjp(_solve_rule_a, _so
 
 def solve(a, b):
     """Solve ``a x = b`` (``numpy.linalg.solve``: a 1-D ``b`` is one vector)."""
+    a, b = _array(a), _array(b)
     _square(a, "solve")
     if len(shape_of(b)) == 1:
         return _drop_last(_solve(a, _col(b)))
@@ -269,6 +276,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     unit_diagonal : bool, default False
         Take the diagonal as ones (it is not read).
     """
+    a, b = _array(a), _array(b)
     _square(a, "solve_triangular")
     if trans in (1, "T", "C"):
         a, lower = _mT(a), not lower
@@ -297,6 +305,7 @@ _det = _numpy_errors(_det)
 
 def det(a):
     """Determinant (``numpy.linalg.det``)."""
+    a = _array(a)
     _square(a, "det")
     return _det(a)
 
@@ -326,6 +335,7 @@ def slogdet(a):
 
     Returns ``SlogdetResult(sign, logabsdet)``; only ``logabsdet`` has a derivative.
     """
+    a = _array(a)
     _square(a, "slogdet")
     packed = _slogdet(a)
     return SlogdetResult(getitem(packed, (Ellipsis, 0)), getitem(packed, (Ellipsis, 1)))
@@ -370,6 +380,7 @@ def cholesky(a, upper=False):
     Only the lower triangle of ``a`` is read (the upper with ``upper=True``, which
     returns ``L^T``), so the gradient lives on that triangle.
     """
+    a = _array(a)
     _square(a, "cholesky")
     if upper:
         return _mT(_cholesky(_mT(a)))
@@ -447,6 +458,7 @@ def eigh(a, UPLO="L"):  # noqa: N803 - NumPy's parameter name
     read.  The eigenvectors' derivative needs distinct eigenvalues: where two repeat, a
     backward pass through the eigenvectors raises.
     """
+    a = _array(a)
     _square(a, "eigh")
     if UPLO not in ("L", "U"):
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
@@ -527,6 +539,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     (and ``full_matrices=False`` for a non-square matrix); otherwise a backward pass
     through them raises.  ``hermitian`` is accepted and ignored.
     """
+    a = _array(a)
     shape = shape_of(a)
     if len(shape) < 2:
         raise LinAlgError(f"svd: expected matrices in the last two axes, got shape {shape}")
@@ -580,6 +593,7 @@ _qr = _numpy_errors(_qr)
 
 def qr(a, mode="reduced"):
     """QR factorisation (``numpy.linalg.qr``): modes 'reduced', 'complete' and 'r'."""
+    a = _array(a)
     shape = shape_of(a)
     if len(shape) < 2:
         raise LinAlgError(f"qr: expected matrices in the last two axes, got shape {shape}")
@@ -619,6 +633,7 @@ def pinv(a, rcond=None):
     Differentiable where the rank is locally constant (full-rank matrices in
     particular); singular values below ``rcond`` times the largest are cut.
     """
+    a = _array(a)
     shape = shape_of(a)
     if len(shape) < 2:
         raise LinAlgError(f"pinv: expected matrices in the last two axes, got shape {shape}")
@@ -633,6 +648,7 @@ def lstsq(a, b, rcond=None):
     Returns ``(x, residuals, rank, s)`` as NumPy; ``x`` (through the pseudo-inverse) and
     ``residuals`` are differentiable, ``rank`` and ``s`` are constants.
     """
+    a, b = _array(a), _array(b)
 
     a_shape, b_shape = shape_of(a), shape_of(b)
     if len(a_shape) != 2 or len(b_shape) not in (1, 2) or b_shape[0] != a_shape[0]:
@@ -657,6 +673,7 @@ def lstsq(a, b, rcond=None):
 # -- powers ---------------------------------------------------------------------------------
 def matrix_power(a, n):
     """``a`` to the integer power ``n`` (``numpy.linalg.matrix_power``), by squaring."""
+    a = _array(a)
     _square(a, "matrix_power")
     if int(n) != n:
         raise TypeError(f"matrix_power: exponent must be an integer, got {n!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.primitive import Primitive
-from nablanet.autodiff.tensor import is_traced, raw, shape_of
+from nablanet.autodiff.tensor import Tensor, is_traced, raw, shape_of
 from nablanet.ops.arithmetic import sqrt, where
 from nablanet.ops.elementwise import isnan as _isnan
 from nablanet.ops.reductions import _axes, _spread, mean
@@ -20,6 +20,11 @@ from nablanet.ops.reductions import max as reduce_max
 from nablanet.ops.reductions import min as reduce_min
 from nablanet.ops.reductions import sum as reduce_sum
 from nablanet.ops.shape import concatenate, getitem, reshape, take_along_axis, transpose
+
+
+def _array(x):
+    """Tensors and arrays pass; other array_like inputs (lists, scalars) become arrays."""
+    return x if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x, dtype=float)
 
 
 def _neg_axis(axis, ndim):
@@ -99,6 +104,7 @@ def cumprod(a, axis=None):
     (:func:`_cumprod_last`), so every derivative is exact at zeros; the two agree to
     rounding.
     """
+    a = _array(a)
     if axis is None:
         a = reshape(a, (-1,))
         axis = 0
@@ -145,6 +151,7 @@ def prod(a, axis=None, keepdims=False):
     >>> nb.grad(nb.prod)(np.array([0.0, 3.0, 5.0]))     # products of the others
     array([15.,  0.,  0.])
     """
+    a = _array(a)
     return _prod(a, axis=axis, keepdims=keepdims)
 
 
@@ -158,6 +165,7 @@ def var(a, axis=None, ddof=0, keepdims=False):
 
     ``N - ddof <= 0`` gives inf or NaN with NumPy's RuntimeWarning, as NumPy does.
     """
+    a = _array(a)
     n = _count(shape_of(a), axis)
     centred = a - reduce_sum(a, axis=axis, keepdims=True) / max(n, 1)
     total = reduce_sum(centred * centred, axis=axis, keepdims=keepdims)
@@ -176,6 +184,7 @@ def std(a, axis=None, ddof=0, keepdims=False):
     Where every entry of a slice is equal the gradient is taken as 0 (a subgradient;
     it is exactly 0 for a slice of one), not the NaN of sqrt's derivative at 0.
     """
+    a = _array(a)
     from nablanet.ops.norms import _norm2
 
     n = _count(shape_of(a), axis)
@@ -192,6 +201,8 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
 
     1-D ``weights`` with an ``axis`` weigh that axis, as NumPy's.
     """
+    a = _array(a)
+    weights = None if weights is None else _array(weights)
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         scale = float(_count(shape_of(a), axis))
@@ -217,6 +228,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
 
 def ptp(a, axis=None, keepdims=False):
     """Range ``max - min`` (``numpy.ptp``)."""
+    a = _array(a)
     return reduce_max(a, axis=axis, keepdims=keepdims) - reduce_min(a, axis=axis, keepdims=keepdims)
 
 
@@ -227,6 +239,7 @@ def nansum(a, axis=None, keepdims=False):
 
 def nanmean(a, axis=None, keepdims=False):
     """Mean of the non-NaN entries; an all-NaN slice gives NaN with a RuntimeWarning."""
+    a = _array(a)
     present = 1.0 - _isnan(a)
     count = reduce_sum(present, axis=axis, keepdims=keepdims)
     if np.any(raw(count) == 0):
@@ -275,6 +288,7 @@ def sort(a, axis=-1, kind=None):
     A gather at the sorting permutation: the gradient goes back to where each value
     came from (ties keep NumPy's stable order).
     """
+    a = _array(a)
     if axis is None:
         a = reshape(a, (-1,))
         axis = 0
