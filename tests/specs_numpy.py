@@ -195,6 +195,12 @@ LINALG = {
     "inverse_gaps": lambda rng: ((lambda w: LD._inverse_gaps(w, np.ones((2, 4, 4), bool)
                                                              & ~np.eye(4, dtype=bool))),
                                  [_distinct(rng, (2, 4))]),
+    "read_triangle": lambda rng: ((lambda x: LD._read_triangle(x, True) ** 2),
+                                  [rng.standard_normal((2, 3, 3))]),
+    "mirror_triangle": lambda rng: ((lambda x: LD._mirror_triangle(x, False) ** 2),
+                                    [rng.standard_normal((2, 3, 3))]),
+    "lower_half_diagonal": lambda rng: ((lambda x: LD._half_diagonal(x) ** 2),
+                                        [rng.standard_normal((3, 3))]),
     "packed_part": lambda rng: ((lambda p: LD._part(p, 2, (2, 2)) ** 2),
                                 [rng.standard_normal((3, 7))]),
     "packed_place": lambda rng: ((lambda v: LD._place(v, 1, (2,), 5) ** 2),

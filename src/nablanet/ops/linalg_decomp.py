@@ -95,15 +95,35 @@ def _diagonal_mask(n):
     return mask
 
 
-def _read_triangle(s, lower):
-    """Gradient of a function of one triangle from a gradient ``s`` for symmetric inputs.
+def _strict(x, lower):
+    return np.tril(x, -1) if lower else np.triu(x, 1)
 
-    With S = (s + s^T) / 2 the symmetric gradient, the read triangle gets 2 S off the
-    diagonal (each entry stands for two) and S on it: ``s + s^T`` and ``s`` there.
-    """
-    n = shape_of(s)[-1]
-    inside = where(_tri_mask(n, lower, strict=True), s + _mT(s), 0.0)
-    return inside + where(_diagonal_mask(n), s, 0.0)
+
+def _read_impl(s, lower):
+    return _strict(s + np.swapaxes(s, -1, -2), lower) + s * _diagonal_mask(s.shape[-1])
+
+
+def _mirror_impl(g, lower):
+    strict = _strict(g, lower)
+    return strict + np.swapaxes(strict, -1, -2) + g * _diagonal_mask(g.shape[-1])
+
+
+def _half_diagonal_impl(x):
+    return np.tril(x, -1) + 0.5 * x * _diagonal_mask(x.shape[-1])
+
+
+#: The gradient of a function of one triangle from a gradient ``s`` for symmetric input:
+#: with S = (s + s^T)/2, the read triangle gets 2 S off the diagonal (each entry stands
+#: for two) and S on it, i.e. ``s + s^T`` there and ``s`` on the diagonal
+_read_triangle = Primitive("read_triangle", _read_impl)
+#: The adjoint map: the triangle copied onto the other (``copyltu`` for the lower one)
+_mirror_triangle = Primitive("mirror_triangle", _mirror_impl)
+# each is linear and the transpose of the other
+_read_triangle.defvjp(lambda g, ans, s, lower: _mirror_triangle(g, lower), None)
+_mirror_triangle.defvjp(lambda g, ans, x, lower: _read_triangle(g, lower), None)
+#: Phi of Murray (2016): the lower triangle with half its diagonal (linear, self-adjoint)
+_half_diagonal = Primitive("lower_half_diagonal", _half_diagonal_impl)
+_half_diagonal.defvjp(lambda g, ans, x: _half_diagonal(g))
 
 
 def _part_impl(packed, start, shape):
@@ -357,9 +377,7 @@ def _cholesky_rule(g, ans, a):
     # so the symmetric gradient is S = L^-T Phi(L^T G) L^-1 (Murray 2016), read from tril(A)
     n = shape_of(a)[-1]
     g = where(_tri_mask(n, True), g, 0.0)
-    inner = _mm(_mT(ans), g)
-    phi = where(_tri_mask(n, True, strict=True), inner, 0.0) + where(
-        _diagonal_mask(n), inner * 0.5, 0.0)
+    phi = _half_diagonal(_mm(_mT(ans), g))
     if len(shape_of(g)) == len(shape_of(ans)):
         # one cotangent: two triangular solves, L^-T (L^-T Phi^T)^T, cost 2 n^3 flops
         half = _trsolve(_mT(ans), _mT(phi), False, False)
@@ -368,7 +386,7 @@ def _cholesky_rule(g, ans, a):
         # a batch of cotangents (jacobian): L^-1 once, then batched products
         linv = _trsolve(ans, _eye_like(n, a), True, False)
         s = _mm(_mm(_mT(linv), phi), linv)
-    return _read_triangle(s, lower=True)
+    return _read_triangle(s, True)
 
 
 _cholesky = _numpy_errors(Primitive("cholesky", _cholesky_impl).defvjp(_cholesky_rule))
@@ -580,9 +598,7 @@ def _qr_rule(g, ans, a, complete):
     gq, gr = _unpack(g, _qr_shapes(m, n, complete))
     gr = where(_tri_mask(n, False), gr, 0.0)
     mm = _mm(r, _mT(gr)) - _mm(_mT(gq), q)
-    low = where(_tri_mask(n, True), mm, 0.0)
-    copied = low + _mT(where(_tri_mask(n, True, strict=True), mm, 0.0))
-    b = gq + _mm(q, copied)
+    b = gq + _mm(q, _mirror_triangle(mm, True))
     return _mT(_trsolve(r, _mT(b), False, False))
 
 
