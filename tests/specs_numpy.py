@@ -371,5 +371,5 @@ NON_DIFFERENTIABLE = {
     "any": _nd(lambda x: nb.any(nb.stack([x > 0, x > 1], axis=-1), axis=-1)),
     "all": _nd(lambda x: nb.all(nb.stack([x > 0, x > -1], axis=-1), axis=-1)),
     "count_nonzero": _nd(lambda x: S.count_nonzero(nb.stack([x > 0, x > 1], axis=-1), axis=-1)),
-    "spectral_gap_mask": _nd(lambda x: LD._gap_mask(x[0])[:3]),
+    "spectral_gap_mask": _nd(lambda x: LD._gap_mask(x[0], name="eigh")[:3]),
 }

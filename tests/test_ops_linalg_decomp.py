@@ -179,3 +179,12 @@ def test_a_vector_right_hand_side_broadcasts_over_a_stack(rng):
     ours = LA.solve_triangular(a, b, lower=True)
     assert ours.shape == (2, 3)
     np.testing.assert_allclose(ours[1], scipy_linalg.solve_triangular(a[1], b, lower=True))
+
+
+def test_a_replayed_backward_pass_repeats_the_repeated_eigenvalue_check(rng):
+    grad = nb.value_and_grad(lambda m: nb.sum(LA.eigh(m)[1][:, 0] ** 3), replay=True)
+    for _ in range(3):  # recorded, then replayed
+        x = rng.standard_normal((3, 3))
+        grad(x + x.T)
+    with pytest.raises(LA.LinAlgError, match="repeat"):
+        grad(np.diag([1.0, 1.0, 3.0]))

@@ -411,12 +411,22 @@ def _eigh_impl(a, lower):
     return _pack([w, v], a.shape[:-2])
 
 
-def _gap_mask_impl(w):
-    # True off the diagonal where two eigenvalues differ by more than rounding
+def _gap_mask_impl(w, *vector_cotangents, name="eigh"):
+    # True off the diagonal where two values differ by more than rounding.  The check that
+    # the vectors' cotangents vanish where they do not lives here, in a primitive, so that
+    # a replayed backward pass repeats it
     gaps = np.abs(w[..., None, :] - w[..., :, None])
     scale = np.max(np.abs(w), axis=-1, keepdims=True)[..., None]
     distinct = gaps > 1e3 * np.finfo(w.dtype).eps * np.maximum(scale, 1e-300) * w.shape[-1]
-    return distinct & ~np.eye(w.shape[-1], dtype=bool)
+    off_diagonal = ~np.eye(w.shape[-1], dtype=bool)
+    if (~distinct & off_diagonal).any() and any(np.any(c != 0) for c in vector_cotangents):
+        what = "eigenvectors" if name == "eigh" else "singular vectors"
+        raise LinAlgError(
+            f"{name}: the {what} are not differentiable where two of the values repeat (the "
+            "basis of a repeated value is arbitrary); differentiate only the values, or a "
+            "function of the subspace (a projector), instead"
+        )
+    return distinct & off_diagonal
 
 
 _gap_mask = Primitive("spectral_gap_mask", _gap_mask_impl, differentiable=False)
@@ -439,16 +449,6 @@ _inverse_gaps = Primitive("inverse_gaps", _inverse_gaps_impl)
 _inverse_gaps.defvjp(_inverse_gaps_rule, None)
 
 
-def _check_distinct(name, what, distinct, g_vectors):
-    distinct = raw(distinct)
-    degenerate = ~distinct & ~np.eye(distinct.shape[-1], dtype=bool)
-    if degenerate.any() and np.any(raw(g_vectors) != 0):
-        raise LinAlgError(
-            f"{name}: {what} are not differentiable where two of the values repeat (the "
-            "basis of a repeated value is arbitrary); differentiate only the values, or a "
-            "function of the subspace (a projector), instead"
-        )
-
 
 def _eigh_rule(g, ans, a, lower):
     # A = V diag(w) V^T  =>  dw = diag(V^T dA V), dV = V (F o V^T dA V), F_ij = 1/(w_j - w_i),
@@ -456,8 +456,7 @@ def _eigh_rule(g, ans, a, lower):
     n = shape_of(a)[-1]
     w, v = _unpack(ans, [(n,), (n, n)])
     gw, gv = _unpack(g, [(n,), (n, n)])
-    distinct = _gap_mask(w)
-    _check_distinct("eigh", "the eigenvectors", distinct, gv)
+    distinct = _gap_mask(w, gv, name="eigh")
     inner = _inverse_gaps(w, distinct) * _mm(_mT(v), gv) + where(_diagonal_mask(n),
                                                                    _col(gw), 0.0)
     s = _mm(_mm(v, inner), _mT(v))
@@ -521,9 +520,7 @@ def _svd_rule(g, ans, a, full_matrices):
         u, vh = getitem(u, columns), getitem(vh, rows)
         gu, gvh = getitem(gu, columns), getitem(gvh, rows)
     v, gv = _mT(vh), _mT(gvh)
-    distinct = _gap_mask(s * s)
-    _check_distinct("svd", "the singular vectors", distinct, raw(gu))
-    _check_distinct("svd", "the singular vectors", distinct, raw(gvh))
+    distinct = _gap_mask(s * s, gu, gvh, name="svd")
     vectors_used = np.any(raw(gu) != 0) or np.any(raw(gvh) != 0)
     if vectors_used and np.any(raw(s) == 0) and m != n:
         raise LinAlgError("svd: the singular vectors of a rank-deficient non-square matrix "
