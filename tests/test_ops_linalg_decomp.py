@@ -188,3 +188,10 @@ def test_a_replayed_backward_pass_repeats_the_repeated_eigenvalue_check(rng):
         grad(x + x.T)
     with pytest.raises(LA.LinAlgError, match="repeat"):
         grad(np.diag([1.0, 1.0, 3.0]))
+
+
+def test_large_inverse_through_lapack_matches_numpy_and_refuses_singular(rng):
+    a = rng.standard_normal((120, 120)) + 12 * np.eye(120)
+    np.testing.assert_allclose(LA.inv(a), np.linalg.inv(a), rtol=1e-10, atol=1e-14)
+    with pytest.raises(LA.LinAlgError, match="singular"):
+        LA.inv(np.ones((120, 120)))

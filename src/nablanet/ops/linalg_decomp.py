@@ -194,8 +194,17 @@ def _singular_error(name, fix):
 
 
 # -- inverse and solve -----------------------------------------------------------------------
+#: From this size on, one matrix is inverted by SciPy's LAPACK (getrf + getri), about twice
+#: as fast as NumPy's inverse by a general solve against the identity at n = 200
+_SCIPY_INV_SIZE = 100
+
+
 def _inv_impl(a):
     try:
+        if a.ndim == 2 and a.shape[0] >= _SCIPY_INV_SIZE:
+            from scipy.linalg import inv as lapack_inv
+
+            return lapack_inv(a, check_finite=False)
         return np.linalg.inv(a)
     except LinAlgError:
         raise _singular_error("inv", "its inverse (and its derivative) does not exist") from None
