@@ -230,17 +230,16 @@ def _solve_impl(a, b):
         raise _singular_error("solve", "A x = b has no unique solution") from None
 
 
-def _solve_rule_a(g, ans, a, b):
-    # A X = B  =>  dX = -A^-1 dA X  =>  dL/dA = -(A^-T G) X^T
-    return unbroadcast(-_mm(_solve(_mT(a), g), _mT(ans)), shape_of(a), len(shape_of(ans)))
+def _solve_rule(g, ans, needs, a, b):
+    # A X = B  =>  dX = A^-1 (dB - dA X)  =>  dL/dB = A^-T G and dL/dA = -(A^-T G) X^T,
+    # one solve shared by both
+    n_out = len(shape_of(ans))
+    gb = _solve(_mT(a), g)
+    ga = unbroadcast(-_mm(gb, _mT(ans)), shape_of(a), n_out) if needs[0] else None
+    return ga, unbroadcast(gb, shape_of(b), n_out) if needs[1] else None
 
 
-def _solve_rule_b(g, ans, a, b):
-    # X = A^-1 B  =>  dL/dB = A^-T G
-    return unbroadcast(_solve(_mT(a), g), shape_of(b), len(shape_of(ans)))
-
-
-_solve = _numpy_errors(Primitive("solve", _solve_impl).defvjp(_solve_rule_a, _solve_rule_b))
+_solve = _numpy_errors(Primitive("solve", _solve_impl).defvjp_joint(_solve_rule))
 
 
 def solve(a, b):
@@ -272,23 +271,21 @@ def _trsolve_impl(a, b, lower, unit_diagonal):
     return out
 
 
-def _trsolve_rule_a(g, ans, a, b, lower, unit_diagonal):
-    # T X = B  =>  dL/dT = -(T^-T G) X^T, on the triangle that T is read from
-    full = -_mm(_trsolve(_mT(a), g, not lower, unit_diagonal), _mT(ans))
-    n = shape_of(a)[-1]
-    return unbroadcast(where(_tri_mask(n, lower, unit_diagonal), full, 0.0), shape_of(a),
-                       len(shape_of(ans)))
+def _trsolve_rule(g, ans, needs, a, b, lower, unit_diagonal):
+    # T X = B  =>  dL/dB = T^-T G and dL/dT = -(T^-T G) X^T on the triangle T is read from,
+    # one solve shared by both
+    n_out = len(shape_of(ans))
+    gb = _trsolve(_mT(a), g, lower=not lower, unit_diagonal=unit_diagonal)
+    ga = None
+    if needs[0]:
+        full = -_mm(gb, _mT(ans))
+        ga = where(_tri_mask(shape_of(a)[-1], lower, unit_diagonal), full, 0.0)
+        ga = unbroadcast(ga, shape_of(a), n_out)
+    return ga, unbroadcast(gb, shape_of(b), n_out) if needs[1] else None
 
 
-def _trsolve_rule_b(g, ans, a, b, lower, unit_diagonal):
-    # X = T^-1 B  =>  dL/dB = T^-T G
-    return unbroadcast(_trsolve(_mT(a), g, not lower, unit_diagonal), shape_of(b),
-                       len(shape_of(ans)))
-
-
-_trsolve = _numpy_errors(
-    Primitive("solve_triangular", _trsolve_impl).defvjp(_trsolve_rule_a, _trsolve_rule_b,
-                                                         None, None))
+# lower and unit_diagonal are keywords: the positional arguments are the two values
+_trsolve = _numpy_errors(Primitive("solve_triangular", _trsolve_impl).defvjp_joint(_trsolve_rule))
 
 
 def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
@@ -311,9 +308,10 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
         a, lower = _mT(a), not lower
     elif trans not in (0, "N"):
         raise ValueError(f"solve_triangular: trans must be 0, 1, 'N' or 'T', got {trans!r}")
+    flags = {"lower": bool(lower), "unit_diagonal": bool(unit_diagonal)}
     if len(shape_of(b)) == 1:
-        return _drop_last(_trsolve(a, _col(b), bool(lower), bool(unit_diagonal)))
-    return _trsolve(a, b, bool(lower), bool(unit_diagonal))
+        return _drop_last(_trsolve(a, _col(b), **flags))
+    return _trsolve(a, b, **flags)
 
 
 # -- determinants -----------------------------------------------------------------------------
@@ -389,11 +387,11 @@ def _cholesky_rule(g, ans, a):
     phi = _half_diagonal(_mm(_mT(ans), g))
     if len(shape_of(g)) == len(shape_of(ans)):
         # one cotangent: two triangular solves, L^-T (L^-T Phi^T)^T, cost 2 n^3 flops
-        half = _trsolve(_mT(ans), _mT(phi), False, False)
-        s = _mT(_trsolve(_mT(ans), _mT(half), False, False))
+        half = _trsolve(_mT(ans), _mT(phi), lower=False, unit_diagonal=False)
+        s = _mT(_trsolve(_mT(ans), _mT(half), lower=False, unit_diagonal=False))
     else:
         # a batch of cotangents (jacobian): L^-1 once, then batched products
-        linv = _trsolve(ans, _eye_like(n, a), True, False)
+        linv = _trsolve(ans, _eye_like(n, a), lower=True, unit_diagonal=False)
         s = _mm(_mm(_mT(linv), phi), linv)
     return _read_triangle(s, True)
 
@@ -605,7 +603,7 @@ def _qr_rule(g, ans, a, complete):
     gr = where(_tri_mask(n, False), gr, 0.0)
     mm = _mm(r, _mT(gr)) - _mm(_mT(gq), q)
     b = gq + _mm(q, _mirror_triangle(mm, True))
-    return _mT(_trsolve(r, _mT(b), False, False))
+    return _mT(_trsolve(r, _mT(b), lower=False, unit_diagonal=False))
 
 
 _qr = Primitive("qr", _qr_impl)
