@@ -3,7 +3,7 @@
 Every function follows ``numpy.linalg`` (stacked matrices in the last two axes).
 Decompositions with several outputs (``eigh``, ``svd``, ``qr``, ``slogdet``) are
 one primitive each whose array packs the outputs side by side along a last axis;
-the public function unpacks them with ``getitem`` and ``reshape``, so a backward
+the public function unpacks them with ``packed_part`` (one primitive per output), so a backward
 pass hands the rule the cotangent of every output at once (zeros for the unused).
 
 Where NumPy reads one triangle of a symmetric input (``cholesky``, ``eigh``) the
