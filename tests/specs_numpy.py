@@ -2,9 +2,9 @@
 
 Same format as ``specs_engine.py``: ``NUMPY_SPECS[name](rng) -> (fun, args)`` for
 every primitive registered by ``ops/elementwise.py``, ``scans.py``, ``assembly.py``,
-``einsum.py``, ``linalg_decomp.py`` and ``norms.py``, keyed by its registered name;
-``check_grads(fun, args, order=2)`` must pass in float64.  ``NON_DIFFERENTIABLE``
-lists the new primitives that are not differentiated.
+``contraction.py``, ``linalg_solve.py``, ``linalg_decomp.py`` and ``norms.py``, keyed
+by its registered name; ``check_grads(fun, args, order=2)`` must pass in float64.
+``NON_DIFFERENTIABLE`` lists the new primitives that are not differentiated.
 
 ``FUNCTION_SPECS`` covers the public functions that are compositions (``nb.var``,
 ``nb.kron``, ``nb.linalg.norm``, ...) the same way, and ``TORCH_TWINS`` names the

@@ -27,7 +27,8 @@ from specs_numpy import (
 
 MODULES = [
     importlib.import_module(f"nablanet.ops.{name}")
-    for name in ("assembly", "contraction", "elementwise", "linalg_decomp", "norms", "scans")
+    for name in ("assembly", "contraction", "elementwise", "linalg_decomp", "linalg_solve",
+                 "norms", "scans")
 ]
 ENGINE_NAMES = set(ENGINE_SPECS) | set(ENGINE_NON_DIFFERENTIABLE)
 ALL_SPECS = {**NUMPY_SPECS, **FUNCTION_SPECS}

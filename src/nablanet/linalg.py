@@ -3,7 +3,8 @@
 Every function takes stacked matrices in the last two axes, as NumPy does, and
 returns NumPy's result types (``SlogdetResult``, ``EighResult``, ``SVDResult``,
 ``QRResult``).  The derivatives come from the standard matrix identities; each
-rule's derivation sits above it in :mod:`nablanet.ops.linalg_decomp`.
+rule's derivation sits above it in :mod:`nablanet.ops.linalg_solve` and
+:mod:`nablanet.ops.linalg_decomp`.
 
 Examples
 --------
@@ -16,28 +17,25 @@ array([[ 0.6, -0.2],
 5.0...
 """
 
-from nablanet.ops.assembly import cross, tensordot, trace
-from nablanet.ops.linalg import matmul, outer, vdot
-from nablanet.ops.linalg_decomp import (
+from nablanet.ops._linalg_common import (
     EighResult,
     LinAlgError,
     QRResult,
     SlogdetResult,
     SVDResult,
-    cholesky,
+)
+from nablanet.ops.assembly import cross, tensordot, trace
+from nablanet.ops.linalg import matmul, outer, vdot
+from nablanet.ops.linalg_decomp import cholesky, eigh, eigvalsh, qr, svd, svdvals
+from nablanet.ops.linalg_solve import (
     det,
-    eigh,
-    eigvalsh,
     inv,
     lstsq,
     matrix_power,
     pinv,
-    qr,
     slogdet,
     solve,
     solve_triangular,
-    svd,
-    svdvals,
 )
 from nablanet.ops.norms import norm
 
