@@ -65,11 +65,14 @@ from nablanet.ops import (
     vdot,
     where,
 )
+from nablanet.ops._numpy_names import LAZY as _NUMPY_API  # noqa: E402 - issue 17
 
 __version__ = "0.1.0"
 
 # Submodules and names loaded on first use, so that the import stays light.
-_LAZY_MODULES = {"nn", "optim", "models", "data", "checks", "cli", "distributed", "curvature"}
+_LAZY_MODULES = {
+    "linalg", "nn", "optim", "models", "data", "checks", "cli", "distributed", "curvature",
+}
 _LAZY_NAMES = {
     "LogisticRegression": "nablanet.models",
     "SoftmaxRegression": "nablanet.models",
@@ -79,6 +82,7 @@ _LAZY_NAMES = {
     "ConvergenceWarning": "nablanet.optim",
     "RankDeficiencyWarning": "nablanet.models",
     "DivergenceError": "nablanet.models",
+    **_NUMPY_API,  # NumPy's differentiable API: nb.sin, nb.einsum, ... (issue 17)
 }
 
 
@@ -88,7 +92,10 @@ def __getattr__(name):
     if name in _LAZY_MODULES:
         return importlib.import_module(f"nablanet.{name}")
     if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        if name in _NUMPY_API:
+            globals()[name] = value  # looked up once: nb.sin is then a plain attribute
+        return value
     raise AttributeError(f"module 'nablanet' has no attribute {name!r}")
 
 
@@ -103,3 +110,4 @@ __all__ = [
     "vdot", "vjp", "where",
 ]
 __all__ += ["get_default_dtype", "set_default_dtype"]
+__all__ += [*sorted(_NUMPY_API), "linalg"]

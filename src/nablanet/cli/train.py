@@ -35,8 +35,8 @@ _MLP_PARAMS = {
     "epochs": "max_epochs",
 }
 _NEWTON_PARAMS = {"solver": "solver", "epochs": "max_iter"}
-_SOLVERS = {"mlp": ("adam", "sgd", "newton-cg", "hessian-free"), "logistic": ("newton", "newton-cg", "gd"),
-            "softmax": ("newton", "newton-cg", "gd")}
+_SOLVERS = {"mlp": ("adam", "sgd", "newton-cg", "hessian-free"),
+            "logistic": ("newton", "newton-cg", "gd"), "softmax": ("newton", "newton-cg", "gd")}
 _DEFAULTS = {"data": "digits", "model": "mlp", "seed": 0, "test_size": 0.2}
 _MLP_DEFAULT_EPOCHS = 20
 # Small data sets give few optimiser steps per epoch: train at least this many steps.

@@ -76,6 +76,23 @@ from nablanet.ops.nn_extra import elu, gelu, layer_norm, selu, silu  # noqa: E40
 
 __all__ += ["elu", "gelu", "layer_norm", "selu", "silu"]
 
+# NumPy's differentiable API (issue 17): loaded on first use, so the import stays light
+from nablanet.ops._numpy_names import LAZY as _LAZY  # noqa: E402
+
+__all__ += sorted(_LAZY)
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nablanet.ops' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 from nablanet.ops import docstrings as _docstrings  # noqa: E402
 
 _docstrings.attach()
