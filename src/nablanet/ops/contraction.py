@@ -14,7 +14,7 @@ from string import ascii_letters
 
 import numpy as np
 
-from nablanet.autodiff.primitive import Primitive
+from nablanet.autodiff.primitive import ALL_ARGUMENTS, Primitive
 from nablanet.autodiff.tensor import shape_of
 from nablanet.ops.shape import broadcast_to
 
@@ -74,7 +74,7 @@ def _einsum_rule(g, ans, needs, *operands, spec):
 
 
 _einsum = Primitive("einsum", _einsum_impl)
-_einsum.defvjp_joint(_einsum_rule)
+_einsum.defvjp_joint(_einsum_rule, values=ALL_ARGUMENTS)
 
 
 def _expand_ellipses(inputs, operands):

@@ -76,7 +76,7 @@ def _layer_norm_rule(g, ans, needs, x, weight, bias, inv_std, xhat, axes=(-1,), 
 
 
 _layer_norm = Primitive("layer_norm", _layer_norm_impl)
-_layer_norm.defvjp_joint(_layer_norm_rule)
+_layer_norm.defvjp_joint(_layer_norm_rule, values=(0, 1, 2))
 
 
 def _normalized_axes(x, normalized_shape, where):

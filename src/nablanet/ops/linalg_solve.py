@@ -77,7 +77,7 @@ def _solve_rule(g, ans, needs, a, b):
     return ga, unbroadcast(gb, shape_of(b), n_out) if needs[1] else None
 
 
-_solve = _numpy_errors(Primitive("solve", _solve_impl).defvjp_joint(_solve_rule))
+_solve = _numpy_errors(Primitive("solve", _solve_impl).defvjp_joint(_solve_rule, values=(0, 1)))
 
 
 def solve(a, b):
@@ -123,7 +123,8 @@ def _trsolve_rule(g, ans, needs, a, b, lower, unit_diagonal):
 
 
 # lower and unit_diagonal are keywords: the positional arguments are the two values
-_trsolve = _numpy_errors(Primitive("solve_triangular", _trsolve_impl).defvjp_joint(_trsolve_rule))
+_trsolve = _numpy_errors(Primitive("solve_triangular", _trsolve_impl).defvjp_joint(
+    _trsolve_rule, values=(0, 1)))
 
 
 def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
