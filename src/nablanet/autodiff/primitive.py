@@ -183,8 +183,8 @@ class Primitive:
         try:
             out = self.impl(*call_args, **kwargs)
         except ValueError as err:
-            if not self.differentiable:
-                raise  # a layer's step (a label check) says what was wrong itself
+            if not self.differentiable or isinstance(err, np.linalg.LinAlgError):
+                raise  # a layer's step or a factorisation says what was wrong itself
             raise self._shape_error(args, err) from None
         if raw_args is None:
             return out
