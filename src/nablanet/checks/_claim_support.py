@@ -30,7 +30,7 @@ _LIBRARY_MODULES = (
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """One numerical check of a claim in ``notes/claims.md``.
+    """One numerical check of a claim in ``docs/claims.md``.
 
     Attributes
     ----------

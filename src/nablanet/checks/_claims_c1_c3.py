@@ -2,7 +2,7 @@
 
 Each function exercises the library's own functions (found with
 :func:`library_function`) through nablanet's engine and compares them with the
-closed forms of ``notes/claims.md`` and with finite differences.
+closed forms of ``docs/claims.md`` and with finite differences.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Claims C4-C7 (Jacobian/Hessian, Gaussian dropout, Newton's method, softmax curvature).
 
 Each function exercises the library's own functions through nablanet's engine
-and compares them with the closed forms of ``notes/claims.md``.
+and compares them with the closed forms of ``docs/claims.md``.
 """
 
 from __future__ import annotations

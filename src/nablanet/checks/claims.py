@@ -1,4 +1,4 @@
-"""Every claim of ``notes/claims.md`` (C1-C7) as numerical checks of the library's real rules.
+"""Every claim of ``docs/claims.md`` (C1-C7) as numerical checks of the library's real rules.
 
 Each ``claim_cN(quick=False)`` returns a list of :class:`ClaimCheck` rows: what
 was checked, the measured value, the tolerance, whether it passed and, where
