@@ -202,9 +202,9 @@ def test_integer_inputs_are_rejected_clearly():
         nb.grad(lambda x: nb.sum(x * 1.0))(np.array([1, 2]))
 
 
-def test_hvp_needs_int_argnums_and_a_direction():
-    with pytest.raises(TypeError, match="int argnums"):
-        nb.hvp(lambda x: nb.sum(x), argnums=(0,))
+def test_hvp_needs_a_direction_and_valid_argnums():
+    with pytest.raises(TypeError, match="int or a tuple of ints"):
+        nb.hvp(lambda x: nb.sum(x), argnums=0.5)(np.ones(2), np.ones(2))
     with pytest.raises(TypeError, match="point x and the direction v"):
         nb.hvp(lambda x: nb.sum(x))(np.ones(2))
 
