@@ -140,3 +140,86 @@ def test_parameter_dtype_and_shape_replaced():
             p.data = p.data.astype(np.float32)
     for seed in range(4, 8):
         pair.run(seed)
+
+
+# -- the replay=True transforms -------------------------------------------------------------
+def _dropout_net(seed=0):
+    return nn.MLP(3, 5, 1, dropout=0.5, generator=np.random.default_rng(seed))
+
+
+def test_transform_sees_a_module_switched_to_eval():
+    net = _dropout_net()
+
+    def f(x):
+        return net(x.reshape(2, 3)).sum() ** 2
+
+    replayed = nb.hessian(f, replay=True)
+    x = np.random.default_rng(1).standard_normal(6)
+    for _ in range(3):
+        replayed(x)
+    net.eval()
+    assert same_bits(replayed(x), nb.hessian(f)(x))
+
+
+GLOBAL_NET = _dropout_net(0).eval()
+
+
+def global_loss(x):
+    return (GLOBAL_NET(x.reshape(2, 3)) ** 2).sum()
+
+
+def test_transform_sees_a_global_module_rebound():
+    global GLOBAL_NET
+    replayed = nb.hessian(global_loss, replay=True)
+    x = np.random.default_rng(2).standard_normal(6)
+    for _ in range(3):
+        replayed(x)
+    old = GLOBAL_NET
+    try:
+        GLOBAL_NET = _dropout_net(5).eval()
+        assert same_bits(replayed(x), nb.hessian(global_loss)(x))
+    finally:
+        GLOBAL_NET = old
+
+
+def test_transform_sees_a_captured_tensor_rebound():
+    c = nb.tensor(np.ones(3))
+
+    def g(x):
+        return ((x * c).sum()) ** 2
+
+    replayed = nb.hessian(g, replay=True)
+    x = np.array([0.5, -1.0, 2.0])
+    for _ in range(3):
+        replayed(x)
+    c.data = np.array([2.0, -3.0, 0.5])
+    assert same_bits(replayed(x), nb.hessian(g)(x))
+
+
+def test_transform_sees_a_parameter_reshaped():
+    w = nb.tensor(np.ones(3), requires_grad=True)
+
+    def g(x):
+        return ((x * w).sum()) ** 2
+
+    replayed = nb.hessian(g, replay=True)
+    x = np.array([0.5, -1.0, 2.0])
+    for _ in range(3):
+        replayed(x)
+    w.data = np.ones((2, 3))  # broadcasts: the recorded backward would not sum it
+    assert same_bits(replayed(x), nb.hessian(g)(x))
+
+
+def test_transform_module_argument_in_eval():
+    net = _dropout_net(3)
+
+    def loss(x, m):
+        return (m(x.reshape(2, 3)) ** 2).sum()
+
+    replayed = nb.value_and_grad(loss, replay=True)
+    x = np.random.default_rng(4).standard_normal(6)
+    for _ in range(3):
+        replayed(x, net)
+    net.eval()
+    got, want = replayed(x, net), nb.value_and_grad(loss)(x, net)
+    assert same_bits(got[0], want[0]) and same_bits(got[1], want[1])

@@ -108,6 +108,7 @@ class _Resolver:
             self.slot_of_array[id(value)] = i
         self.live = live  # id(array) -> the Tensor holding it
         self.n_slots = len(inputs)
+        self.captured = {}  # id -> (tensor, its array, requires_grad): tensors from outside
 
     def source(self, value):
         if isinstance(value, Tensor):
@@ -116,6 +117,7 @@ class _Resolver:
                 return _SLOT, slot
             if value._prim is not None:
                 raise NotReplayableError("a recorded tensor from outside the step is used in it")
+            self.captured[id(value)] = (value, value.data, value.requires_grad)
             if id(value.data) in self.live or value.requires_grad:
                 return _LIVE, value
             return _CONST, value.data
@@ -195,7 +197,26 @@ class Program:
         self.source = None  # the replayed step's Python source, written by compile()
         self.variables = []  # a transform's differentiated inputs (their cotangents are kept)
         self.extra = {}  # what the caller needs again at replay (a jacobian's rows per pass)
+        self.captured = []  # (tensor, array, requires_grad) of the tensors read from outside
         self._replay = None
+
+    def stale(self):
+        """Whether a tensor the recording read from outside has changed since.
+
+        A tensor that required grad is read afresh at each replay: its ``requires_grad``,
+        shape and dtype must be as recorded.  Any other tensor's array was frozen into the
+        program: it must still be the same array (in-place writes to it are seen).
+        """
+        for tensor, array, requires_grad in self.captured:
+            if tensor.requires_grad != requires_grad:
+                return True
+            data = tensor.data
+            if requires_grad:
+                if data.shape != array.shape or data.dtype != array.dtype:
+                    return True
+            elif data is not array:
+                return True
+        return False
 
     @classmethod
     def build(cls, entries, inputs, live, root, scalar=True):
@@ -247,6 +268,7 @@ class Program:
             raise NotReplayableError("the loss is not a one-element tensor recorded in the step")
         program.root_node = node_of_tensor[id(root)]
         program.n_inputs = len(inputs)
+        program.captured = list(resolver.captured.values())
         program.root_shape, program.root_dtype = root.data.shape, root.data.dtype
         return program
 

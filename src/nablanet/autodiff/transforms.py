@@ -82,7 +82,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, replay=False):
     {'b': array(2.), 'w': array([3., 3.])}
     """
 
-    replayer = Replayer() if replay and not has_aux else None
+    replayer = Replayer(fun) if replay and not has_aux else None
 
     @functools.wraps(fun)
     def wrapped(*args):
@@ -264,7 +264,7 @@ def jacobian(fun, argnums=0, has_aux=False, replay=False):
            [3., 4.],
            [5., 6.]])
     """
-    replayer = Replayer() if replay and not has_aux else None
+    replayer = Replayer(fun) if replay and not has_aux else None
 
     @functools.wraps(fun)
     def wrapped(*args):
@@ -417,7 +417,7 @@ def hvp(fun, argnums=0, replay=False):
     >>> nb.hvp(f)(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
     array([ 6., 12.])
     """
-    replayer = Replayer() if replay else None
+    replayer = Replayer(fun) if replay else None
 
     @functools.wraps(fun)
     def wrapped(*args):
