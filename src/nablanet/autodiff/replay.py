@@ -31,6 +31,7 @@ from threading import get_ident
 
 import numpy as np
 
+from nablanet.autodiff import mode
 from nablanet.autodiff._replay_source import (
     _ARRAY,
     _AS_IS,
@@ -53,13 +54,26 @@ __all__ = [
 
 
 class Recorder:
-    """The primitive calls of one thread while it is recording (see :func:`recording`)."""
+    """The primitive calls of one thread while it is recording (see :func:`recording`).
 
-    __slots__ = ("entries", "busy")
+    ``observed`` lists the tensors whose values the recorded code read out into Python or
+    NumPy (``bool``, ``float``, ``item``, ``tolist``, ``numpy``, ``np.asarray``) outside a
+    primitive: what it did next may depend on those values, which a replay would freeze,
+    so :meth:`Program.build` refuses such a recording.
+    """
+
+    __slots__ = ("entries", "busy", "observed")
 
     def __init__(self):
         self.entries = []
         self.busy = False
+        self.observed = []
+
+    def observe(self, tensor):
+        """:func:`nablanet.autodiff.mode.observing`'s callback (a primitive's own reads
+        are re-run by the replay, so they do not count)."""
+        if not self.busy:
+            self.observed.append(tensor)
 
     def record(self, prim, args, kwargs):
         """Run ``prim`` (calls it makes itself are not recorded) and note the call."""
@@ -91,7 +105,8 @@ def recording():
         raise RuntimeError("recording() is already active on this thread")
     recorder = RECORDERS[key] = Recorder()
     try:
-        yield recorder
+        with mode.observing(recorder.observe):
+            yield recorder
     finally:
         del RECORDERS[key]
 
@@ -219,7 +234,7 @@ class Program:
         return False
 
     @classmethod
-    def build(cls, entries, inputs, live, root, scalar=True):
+    def build(cls, entries, inputs, live, root, scalar=True, observed=()):
         """Turn a recorder's entries into a program.
 
         Parameters
@@ -235,11 +250,20 @@ class Program:
             The recorded tensor the backward pass starts from: a loss (one element)
             unless ``scalar`` is False.
         scalar : bool, default True
+        observed : sequence of Tensor, default ()
+            ``Recorder.observed``: values read out during the recording; any makes the
+            recording value-dependent.
 
         Raises
         ------
         NotReplayableError
         """
+        if observed:
+            shapes = ", ".join(str(t.data.shape) for t in observed[:3])
+            raise NotReplayableError(
+                f"value-dependent: the recording read {len(observed)} tensor value(s) into "
+                f"Python or NumPy (shapes {shapes}; bool, float, item, tolist, numpy or "
+                "np.asarray), so a replay could take a stale branch; it runs eagerly")
         program, resolver = cls(), _Resolver(inputs, live)
         node_of_tensor, leaf_index = {}, {}
         for prim, args, kwargs, result in entries:

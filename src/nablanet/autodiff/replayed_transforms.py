@@ -94,7 +94,8 @@ class Replayer:
         slots = [variables.get(i, _array_of(a)) for i, a in enumerate(args) if _is_array(a)]
 
         def build():
-            program = Program.build(recorder.entries, slots, {}, root, scalar=False)
+            program = Program.build(recorder.entries, slots, {}, root, scalar=False,
+                                    observed=recorder.observed)
             program.variables = list(inputs)
             program.extra = extra
             return program

@@ -127,13 +127,13 @@ class TrainStep:
         return (self.model is owners[0] and self.loss_fn is owners[1]
                 and self.optimizer is owners[2])
 
-    def _build(self, entries, inputs, live, loss):
+    def _build(self, recorder, inputs, live, loss):
         # modules and losses are checked at each recording: a setting may have changed
         # (CrossEntropyLoss.weight), and a changed setting is a new key
         reason = self._unreplayable()
         if reason is not None:
             raise NotReplayableError(reason)
-        return Program.build(entries, inputs, live, loss)
+        return Program.build(recorder.entries, inputs, live, loss, observed=recorder.observed)
 
     def _unreplayable(self):
         for module in self._modules:
@@ -184,7 +184,7 @@ class TrainStep:
         with recording() as recorder:
             loss = self.loss_fn(self.model(x), y)
         live = {id(t.data): t for t in self._tensors}
-        self._cache.add(key, lambda: self._build(recorder.entries, [x, y], live, loss))
+        self._cache.add(key, lambda: self._build(recorder, [x, y], live, loss))
         self.reason = self._cache.reason
         return self._finish(loss)
 
