@@ -146,7 +146,10 @@ def _key_of(value):
     return ("value", type(value), value)
 
 
-_LIBRARIES = ("nablanet.", "numpy", "scipy")
+_LIBRARIES = frozenset({"nablanet", "numpy", "scipy"})
+#: Values that hold no module (skipped without a look inside).
+_NO_MODULES = (np.ndarray, np.generic, Tensor, int, float, complex, str, bytes, type,
+               type(None), types.ModuleType, types.BuiltinFunctionType)
 
 
 def _is_module(value):
@@ -160,13 +163,14 @@ def _modules_reached(roots, depth=6):
     found, seen, todo = {}, set(), [(root, 0) for root in roots]
     while todo:
         value, level = todo.pop()
-        if id(value) in seen or level > depth or value is None:
+        if isinstance(value, _NO_MODULES) or level > depth or id(value) in seen:
             continue
         seen.add(id(value))
         if _is_module(value):
             found[id(value)] = value
             continue
-        todo.extend((child, level + 1) for child in _children(value))
+        level += 1
+        todo.extend((child, level) for child in _children(value))
     return list(found.values())
 
 
@@ -175,7 +179,7 @@ def _children(value):
         children = [cell.cell_contents for cell in value.__closure__ or ()
                     if _cell_filled(cell)]
         children += list(value.__defaults__ or ())
-        if (value.__module__ or "").startswith(_LIBRARIES):
+        if value.__globals__.get("__name__", "").partition(".")[0] in _LIBRARIES:
             return children  # a library's globals hold no user's module
         names, glob = _names(value.__code__), value.__globals__
         children += [glob[name] for name in names if name in glob
@@ -202,9 +206,10 @@ def _cell_filled(cell):
     return True
 
 
+@functools.lru_cache(maxsize=256)
 def _names(code):
     names = list(code.co_names)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names += _names(const)
-    return names
+    return tuple(names)
