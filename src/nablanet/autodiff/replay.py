@@ -22,6 +22,10 @@ re-run before anything else, and a changed answer makes the replay decline
 (:class:`ReplayMissError`).  The callers (:class:`nablanet.optim.TrainStep`, the
 ``replay=True`` transforms) build two programs from two eager calls and replay only when
 they agree, which catches values computed outside primitives that differ between them.
+A recording also listens (:func:`nablanet.autodiff.mode.observing`) for tensor values read
+out into Python or NumPy outside a primitive (``bool``, ``float``, ``item``, ``tolist``,
+``numpy()``, ``np.asarray``): such a recording is value-dependent and never replayed.
+Reading ``.data`` directly is not heard; the two-recording comparison is the net there.
 """
 
 from __future__ import annotations

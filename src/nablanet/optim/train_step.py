@@ -44,17 +44,21 @@ _tensor_state = attrgetter("requires_grad", "data.shape", "data.dtype")
 class TrainStep:
     """``optimizer.zero_grad()``, ``loss_fn(model(x), y).backward()``, ``optimizer.step()``.
 
-    The first two calls for given input shapes, dtypes and training modes run eagerly and
-    are recorded; when both recordings agree, later calls replay the recorded kernels
-    without building a graph, with the same results bit for bit (fresh dropout masks,
-    running statistics and batch counters included).  Anything the replay cannot promise
-    runs eagerly instead, and :attr:`reason` says why:
+    The first two calls for given input shapes and dtypes, training modes and module
+    settings, and every parameter's and buffer's ``requires_grad``, shape and dtype run
+    eagerly and are recorded (programs belong to the model, loss and optimiser the step
+    holds: assigning another one starts afresh); when both recordings agree, later calls
+    replay the recorded kernels without building a graph, with the same results bit for
+    bit (fresh dropout masks, running statistics and batch counters included).  Anything
+    the replay cannot promise runs eagerly instead, and :attr:`reason` says why:
 
     * a module whose ``replayable`` attribute is False (user-defined modules, until their
       author sets it: their forward must do everything that varies between batches through
       nablanet's primitives, with no Python branching on values), or a loss function
       outside :data:`REPLAYABLE_LOSSES` that is not a replayable module;
-    * two recordings that differ (a value computed outside primitives);
+    * a recording that read a tensor's value into Python or NumPy (``bool``, ``float``,
+      ``item``, ``tolist``, ``numpy()``, ``np.asarray``): a branch or mask may depend on it;
+    * two recordings that differ (a value computed outside primitives, e.g. from ``.data``);
     * a batch whose labels leave the fused cross-entropy path (an ``ignore_index`` label,
       an out-of-range label, which then raises the eager error);
     * inputs that require grad, or a call under ``no_grad`` (which then fails as eagerly).
