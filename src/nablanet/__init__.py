@@ -24,6 +24,7 @@ from nablanet.autodiff import (
     vjp,
 )
 from nablanet.autodiff.dtypes import get_default_dtype, set_default_dtype
+from nablanet.autodiff.replay_transform import replay
 from nablanet.ops import (
     abs,
     add,
@@ -103,8 +104,8 @@ __all__ = [
     "Primitive", "Tensor", "abs", "add", "broadcast_to", "clip", "concatenate", "diagonal",
     "divide", "dot", "enable_grad", "exp", "expand_dims", "expm1", "grad", "hessian", "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "log", "log1p",
-    "logsumexp", "matmul", "max", "maximum",
-    "mean", "min", "minimum", "multiply", "negative", "no_grad", "outer", "power", "reshape",
+    "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply",
+    "negative", "no_grad", "outer", "power", "replay", "reshape",
     "set_grad_enabled", "sign", "sqrt", "square", "squeeze", "stack", "subtract", "sum",
     "swapaxes", "take", "take_along_axis", "tanh", "tensor", "transpose", "value_and_grad",
     "vdot", "vjp", "where",

@@ -22,6 +22,10 @@ re-run before anything else, and a changed answer makes the replay decline
 (:class:`ReplayMissError`).  The callers (:class:`nablanet.optim.TrainStep`, the
 ``replay=True`` transforms) build two programs from two eager calls and replay only when
 they agree, which catches values computed outside primitives that differ between them.
+A recording also listens (:func:`nablanet.autodiff.mode.observing`) for tensor values read
+out into Python or NumPy outside a primitive (``bool``, ``float``, ``item``, ``tolist``,
+``numpy()``, ``np.asarray``): such a recording is value-dependent and never replayed.
+Reading ``.data`` directly is not heard; the two-recording comparison is the net there.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from threading import get_ident
 
 import numpy as np
 
+from nablanet.autodiff import mode
 from nablanet.autodiff._replay_source import (
     _ARRAY,
     _AS_IS,
@@ -53,13 +58,26 @@ __all__ = [
 
 
 class Recorder:
-    """The primitive calls of one thread while it is recording (see :func:`recording`)."""
+    """The primitive calls of one thread while it is recording (see :func:`recording`).
 
-    __slots__ = ("entries", "busy")
+    ``observed`` lists the tensors whose values the recorded code read out into Python or
+    NumPy (``bool``, ``float``, ``item``, ``tolist``, ``numpy``, ``np.asarray``) outside a
+    primitive: what it did next may depend on those values, which a replay would freeze,
+    so :meth:`Program.build` refuses such a recording.
+    """
+
+    __slots__ = ("entries", "busy", "observed")
 
     def __init__(self):
         self.entries = []
         self.busy = False
+        self.observed = []
+
+    def observe(self, tensor):
+        """:func:`nablanet.autodiff.mode.observing`'s callback (a primitive's own reads
+        are re-run by the replay, so they do not count)."""
+        if not self.busy:
+            self.observed.append(tensor)
 
     def record(self, prim, args, kwargs):
         """Run ``prim`` (calls it makes itself are not recorded) and note the call."""
@@ -91,7 +109,8 @@ def recording():
         raise RuntimeError("recording() is already active on this thread")
     recorder = RECORDERS[key] = Recorder()
     try:
-        yield recorder
+        with mode.observing(recorder.observe):
+            yield recorder
     finally:
         del RECORDERS[key]
 
@@ -108,6 +127,7 @@ class _Resolver:
             self.slot_of_array[id(value)] = i
         self.live = live  # id(array) -> the Tensor holding it
         self.n_slots = len(inputs)
+        self.captured = {}  # id -> (tensor, its array, requires_grad): tensors from outside
 
     def source(self, value):
         if isinstance(value, Tensor):
@@ -116,6 +136,7 @@ class _Resolver:
                 return _SLOT, slot
             if value._prim is not None:
                 raise NotReplayableError("a recorded tensor from outside the step is used in it")
+            self.captured[id(value)] = (value, value.data, value.requires_grad)
             if id(value.data) in self.live or value.requires_grad:
                 return _LIVE, value
             return _CONST, value.data
@@ -201,10 +222,29 @@ class Program:
         self.source = None  # the replayed step's Python source, written by compile()
         self.variables = []  # a transform's differentiated inputs (their cotangents are kept)
         self.extra = {}  # what the caller needs again at replay (a jacobian's rows per pass)
+        self.captured = []  # (tensor, array, requires_grad) of the tensors read from outside
         self._replay = None
 
+    def stale(self):
+        """Whether a tensor the recording read from outside has changed since.
+
+        A tensor that required grad is read afresh at each replay: its ``requires_grad``,
+        shape and dtype must be as recorded.  Any other tensor's array was frozen into the
+        program: it must still be the same array (in-place writes to it are seen).
+        """
+        for tensor, array, requires_grad in self.captured:
+            if tensor.requires_grad != requires_grad:
+                return True
+            data = tensor.data
+            if requires_grad:
+                if data.shape != array.shape or data.dtype != array.dtype:
+                    return True
+            elif data is not array:
+                return True
+        return False
+
     @classmethod
-    def build(cls, entries, inputs, live, root, scalar=True):
+    def build(cls, entries, inputs, live, root, scalar=True, observed=()):
         """Turn a recorder's entries into a program.
 
         Parameters
@@ -220,11 +260,20 @@ class Program:
             The recorded tensor the backward pass starts from: a loss (one element)
             unless ``scalar`` is False.
         scalar : bool, default True
+        observed : sequence of Tensor, default ()
+            ``Recorder.observed``: values read out during the recording; any makes the
+            recording value-dependent.
 
         Raises
         ------
         NotReplayableError
         """
+        if observed:
+            shapes = ", ".join(str(t.data.shape) for t in observed[:3])
+            raise NotReplayableError(
+                f"value-dependent: the recording read {len(observed)} tensor value(s) into "
+                f"Python or NumPy (shapes {shapes}; bool, float, item, tolist, numpy or "
+                "np.asarray), so a replay could take a stale branch; it runs eagerly")
         program, resolver = cls(), _Resolver(inputs, live)
         node_of_tensor, leaf_index = {}, {}
         for prim, args, kwargs, result in entries:
@@ -253,6 +302,7 @@ class Program:
             raise NotReplayableError("the loss is not a one-element tensor recorded in the step")
         program.root_node = node_of_tensor[id(root)]
         program.n_inputs = len(inputs)
+        program.captured = list(resolver.captured.values())
         program.root_shape, program.root_dtype = root.data.shape, root.data.dtype
         return program
 

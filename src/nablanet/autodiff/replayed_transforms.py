@@ -8,12 +8,23 @@ arguments; when both recordings agree it replays them as flat code
 (:mod:`nablanet.autodiff.replay`) and pushes the cotangents back through the recorded
 graph with the engine's first-order rules, bit for bit what the eager transform computes.
 
-As with ``jax.jit``, what the function does in Python is fixed by the recording: branches
-on values and values captured from closures when they are rebound (not mutated) are not
-seen again.  Nested transforms and differentiated Tensors that require grad run eagerly.
+A program never outlives the live state it was recorded for: the key holds the input
+shapes and dtypes, the constant arguments, and the training flag and settings of every
+module the function reaches (through its closure, defaults, the globals it names, bound
+methods, partials and its arguments); a tensor read from outside that has changed
+(``requires_grad``, shape or dtype, or a new array for one that does not require grad)
+makes the call record afresh.  A recording that reads a traced value out into Python
+(``bool``, ``float``, ``item``, ``tolist``, ``np.asarray``; see
+:func:`nablanet.autodiff.replay.recording`) is never replayed.  As with ``jax.jit``,
+plain Python values and NumPy arrays captured from closures are fixed by the recording
+when they are rebound (in-place writes to an array are seen).  Nested transforms and
+differentiated Tensors that require grad run eagerly.
 """
 
 from __future__ import annotations
+
+import functools
+import types
 
 import numpy as np
 
@@ -31,8 +42,19 @@ from nablanet.autodiff.tensor import Tensor
 class Replayer:
     """The programs of one transform (``jacobian(..., replay=True)`` and the like)."""
 
-    def __init__(self):
+    def __init__(self, fun=None):
         self.cache = ProgramCache()
+        self.fun = fun
+        self._held = {}  # id -> module, so that an id in a key is never reused
+
+    def _module_state(self, args):
+        # the training flags and settings of every module the function can reach
+        state = []
+        for module in _modules_reached((self.fun, *args)):
+            self._held[id(module)] = module
+            state.append(id(module))
+            state.extend((m.training, m._config_version) for m in module.modules())
+        return tuple(state)
 
     def lookup(self, args, nums):
         """``(program, key, values)``: a program to replay (or None) for these arguments.
@@ -47,11 +69,14 @@ class Replayer:
         arrays = [_array_of(a) for a in args if _is_array(a)]
         # which array arguments are the same object: one input in two places
         aliases = tuple(next(j for j, b in enumerate(arrays) if b is a) for a in arrays)
-        key = tuple(_key_of(a) for a in args) + (nums, aliases)
+        key = tuple(_key_of(a) for a in args) + (nums, aliases, self._module_state(args))
         if None in key:
             return None, None, None  # an unhashable argument: its contents may change
         values = arrays
         program = self.cache.get(key)
+        if program is not None and program.stale():
+            del self.cache.entries[key]  # a tensor it read has changed: record afresh
+            program = self.cache.get(key)
         if program is None and not self.cache.wants(key):
             key = None
         return program, key, values
@@ -69,7 +94,8 @@ class Replayer:
         slots = [variables.get(i, _array_of(a)) for i, a in enumerate(args) if _is_array(a)]
 
         def build():
-            program = Program.build(recorder.entries, slots, {}, root, scalar=False)
+            program = Program.build(recorder.entries, slots, {}, root, scalar=False,
+                                    observed=recorder.observed)
             program.variables = list(inputs)
             program.extra = extra
             return program
@@ -118,3 +144,72 @@ def _key_of(value):
     except TypeError:
         return None  # a list, a dict: its contents may change under the same object
     return ("value", type(value), value)
+
+
+_LIBRARIES = frozenset({"nablanet", "numpy", "scipy"})
+#: Values that hold no module (skipped without a look inside).
+_NO_MODULES = (np.ndarray, np.generic, Tensor, int, float, complex, str, bytes, type,
+               type(None), types.ModuleType, types.BuiltinFunctionType)
+
+
+def _is_module(value):
+    # duck-typed: autodiff does not import nn (a higher floor)
+    return hasattr(value, "_config_version") and hasattr(value, "modules")
+
+
+def _modules_reached(roots, depth=6):
+    """The modules reachable from ``roots`` through functions' closures, defaults and named
+    globals, bound methods, partials, containers and callable objects' attributes."""
+    found, seen, todo = {}, set(), [(root, 0) for root in roots]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, _NO_MODULES) or level > depth or id(value) in seen:
+            continue
+        seen.add(id(value))
+        if _is_module(value):
+            found[id(value)] = value
+            continue
+        level += 1
+        todo.extend((child, level) for child in _children(value))
+    return list(found.values())
+
+
+def _children(value):
+    if isinstance(value, types.FunctionType):
+        children = [cell.cell_contents for cell in value.__closure__ or ()
+                    if _cell_filled(cell)]
+        children += list(value.__defaults__ or ())
+        if value.__globals__.get("__name__", "").partition(".")[0] in _LIBRARIES:
+            return children  # a library's globals hold no user's module
+        names, glob = _names(value.__code__), value.__globals__
+        children += [glob[name] for name in names if name in glob
+                     and not isinstance(glob[name], types.ModuleType)]
+        return children
+    if isinstance(value, types.MethodType):
+        return [value.__self__, value.__func__]
+    if isinstance(value, functools.partial):
+        return [value.func, *value.args, *value.keywords.values()]
+    if type(value) in (tuple, list):
+        return list(value)
+    if type(value) is dict:
+        return list(value.values())
+    if callable(value) and hasattr(value, "__dict__") and not isinstance(value, type):
+        return list(vars(value).values())
+    return []
+
+
+def _cell_filled(cell):
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _names(code):
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names += _names(const)
+    return tuple(names)

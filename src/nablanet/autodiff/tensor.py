@@ -149,6 +149,7 @@ class Tensor:
 
     def numpy(self):
         """The values as a NumPy array (shared, not copied): an explicit exit from the graph."""
+        mode.observe_value(self)
         return self.data
 
     def detach(self):

@@ -82,7 +82,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, replay=False):
     {'b': array(2.), 'w': array([3., 3.])}
     """
 
-    replayer = Replayer() if replay and not has_aux else None
+    replayer = Replayer(fun) if replay and not has_aux else None
 
     @functools.wraps(fun)
     def wrapped(*args):
@@ -111,6 +111,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, replay=False):
             value = (value, traced.aux)
         return value, _gradients(traced, _as_input_dtypes(grads, traced.inputs))
 
+    wrapped.__nablanet_transform__ = ("value_and_grad", fun, argnums, has_aux)
     return wrapped
 
 
@@ -150,6 +151,7 @@ def grad(fun, argnums=0, has_aux=False):
         value, g = both(*args)
         return (g, value[1]) if has_aux else g
 
+    wrapped.__nablanet_transform__ = ("grad", fun, argnums, has_aux)
     return wrapped
 
 
@@ -264,7 +266,7 @@ def jacobian(fun, argnums=0, has_aux=False, replay=False):
            [3., 4.],
            [5., 6.]])
     """
-    replayer = Replayer() if replay and not has_aux else None
+    replayer = Replayer(fun) if replay and not has_aux else None
 
     @functools.wraps(fun)
     def wrapped(*args):
@@ -291,6 +293,7 @@ def jacobian(fun, argnums=0, has_aux=False, replay=False):
         jac = _assemble(layout, blocks, traced.inputs, out.size, out.dtype)
         return (jac, traced.aux) if has_aux else jac
 
+    wrapped.__nablanet_transform__ = ("jacobian", fun, argnums, has_aux)
     return wrapped
 
 
@@ -417,7 +420,7 @@ def hvp(fun, argnums=0, replay=False):
     >>> nb.hvp(f)(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
     array([ 6., 12.])
     """
-    replayer = Replayer() if replay else None
+    replayer = Replayer(fun) if replay else None
 
     @functools.wraps(fun)
     def wrapped(*args):
@@ -443,6 +446,7 @@ def hvp(fun, argnums=0, replay=False):
             replayer.add(key, recorder, args, traced.inputs, nums, grads[0])
         return _gradients(traced, _push_direction(traced, grads, v))
 
+    wrapped.__nablanet_transform__ = ("hvp", fun, argnums, False)
     return wrapped
 
 

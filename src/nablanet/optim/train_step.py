@@ -37,23 +37,28 @@ REPLAYABLE_LOSSES = frozenset({cross_entropy, mse_loss, binary_cross_entropy_wit
 MAX_PROGRAMS = 8
 
 _modes = attrgetter("training", "_config_version")
-_requires_grad = attrgetter("requires_grad")
+#: What a recorded program assumed of each parameter and buffer (its key's share).
+_tensor_state = attrgetter("requires_grad", "data.shape", "data.dtype")
 
 
 class TrainStep:
     """``optimizer.zero_grad()``, ``loss_fn(model(x), y).backward()``, ``optimizer.step()``.
 
-    The first two calls for given input shapes, dtypes and training modes run eagerly and
-    are recorded; when both recordings agree, later calls replay the recorded kernels
-    without building a graph, with the same results bit for bit (fresh dropout masks,
-    running statistics and batch counters included).  Anything the replay cannot promise
-    runs eagerly instead, and :attr:`reason` says why:
+    The first two calls for given input shapes and dtypes, training modes and module
+    settings, and every parameter's and buffer's ``requires_grad``, shape and dtype run
+    eagerly and are recorded (programs belong to the model, loss and optimiser the step
+    holds: assigning another one starts afresh); when both recordings agree, later calls
+    replay the recorded kernels without building a graph, with the same results bit for
+    bit (fresh dropout masks, running statistics and batch counters included).  Anything
+    the replay cannot promise runs eagerly instead, and :attr:`reason` says why:
 
     * a module whose ``replayable`` attribute is False (user-defined modules, until their
       author sets it: their forward must do everything that varies between batches through
       nablanet's primitives, with no Python branching on values), or a loss function
       outside :data:`REPLAYABLE_LOSSES` that is not a replayable module;
-    * two recordings that differ (a value computed outside primitives);
+    * a recording that read a tensor's value into Python or NumPy (``bool``, ``float``,
+      ``item``, ``tolist``, ``numpy()``, ``np.asarray``): a branch or mask may depend on it;
+    * two recordings that differ (a value computed outside primitives, e.g. from ``.data``);
     * a batch whose labels leave the fused cross-entropy path (an ``ignore_index`` label,
       an out-of-range label, which then raises the eager error);
     * inputs that require grad, or a call under ``no_grad`` (which then fails as eagerly).
@@ -92,37 +97,47 @@ class TrainStep:
 
     def __init__(self, model, loss_fn, optimizer, replay=True):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self._find_modules()
         self._static_reason = None if replay else "replay=False"
-        self._cache = ProgramCache(MAX_PROGRAMS)
+        self._find_modules()
         self.replayed_steps = self.eager_steps = 0
         self.reason = self._static_reason or self._unreplayable()
         self.source = None
 
     def _find_modules(self):
-        # the modules, tensors and parameters a key and a recording look at; found again
-        # before each recording, since a layer may have been added (a new key: its parent's
-        # _config_version changed)
+        # the modules and tensors a key and a recording look at; found again before each
+        # recording, since a layer may have been added (a new key: its parent's
+        # _config_version changed).  The programs belong to the objects held now: a step
+        # given another model, loss or optimiser starts a new cache.
+        owners = (self.model, self.loss_fn, self.optimizer)
+        if getattr(self, "_owners", None) != tuple(map(id, owners)):
+            self._owners, self._owner_refs = tuple(map(id, owners)), owners
+            self._cache = ProgramCache(MAX_PROGRAMS)
         self._modules = list(self.model.modules())
         if hasattr(self.loss_fn, "modules"):
             self._modules += list(self.loss_fn.modules())
         self._tensors = [t for m in self._modules for t in (*m._parameters.values(),
                                                             *m._buffers.values())
                          if isinstance(t, Tensor)]
-        self._params = [t for t in self._tensors if t.requires_grad]
 
     def _key(self, x, y):
-        # x is y: an autoencoder's batch is one input in two places
+        # the live state a program assumes: input shapes and dtypes (x is y: an
+        # autoencoder's batch is one input in two places), every module's training flag
+        # and settings, every parameter's and buffer's requires_grad, shape and dtype
         return (x.shape, x.dtype, y.shape, y.dtype, x is y, *map(_modes, self._modules),
-                *map(_requires_grad, self._params))
+                *map(_tensor_state, self._tensors))
 
-    def _build(self, entries, inputs, live, loss):
+    def _same_owners(self):
+        owners = self._owner_refs
+        return (self.model is owners[0] and self.loss_fn is owners[1]
+                and self.optimizer is owners[2])
+
+    def _build(self, recorder, inputs, live, loss):
         # modules and losses are checked at each recording: a setting may have changed
         # (CrossEntropyLoss.weight), and a changed setting is a new key
         reason = self._unreplayable()
         if reason is not None:
             raise NotReplayableError(reason)
-        return Program.build(entries, inputs, live, loss)
+        return Program.build(recorder.entries, inputs, live, loss, observed=recorder.observed)
 
     def _unreplayable(self):
         for module in self._modules:
@@ -156,6 +171,8 @@ class TrainStep:
             self.reason = reason
             return self._eager(x, y)
         x, y = _as_array(x), _as_array(y)
+        if not self._same_owners():
+            self._find_modules()  # (a recording checks the new loss and modules)
         key = self._key(x, y)
         program = self._cache.get(key)
         if program is None:
@@ -171,7 +188,7 @@ class TrainStep:
         with recording() as recorder:
             loss = self.loss_fn(self.model(x), y)
         live = {id(t.data): t for t in self._tensors}
-        self._cache.add(key, lambda: self._build(recorder.entries, [x, y], live, loss))
+        self._cache.add(key, lambda: self._build(recorder, [x, y], live, loss))
         self.reason = self._cache.reason
         return self._finish(loss)
 
