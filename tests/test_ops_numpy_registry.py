@@ -76,9 +76,11 @@ def test_every_new_primitive_has_a_spec(name):
         assert name in NON_DIFFERENTIABLE, f"{name!r} is missing from NON_DIFFERENTIABLE"
 
 
-@pytest.mark.parametrize("name", sorted(ALL_SPECS))
+@pytest.mark.parametrize("name", sorted(FUNCTION_SPECS))
 def test_check_grads_to_order_2(name):
-    fun, args = ALL_SPECS[name](np.random.default_rng(0))
+    # the primitives' own specs are walked by tests/test_ops_registry.py; these are the
+    # public functions composed of them
+    fun, args = FUNCTION_SPECS[name](np.random.default_rng(0))
     check_grads(fun, args, order=2)
 
 
