@@ -359,3 +359,14 @@ def test_a_shared_parameter_is_one_block_of_the_vector():
 
     assert _relative(op.to_dense(), nb.hessian(loss)(_flat(net))) < EXACT
     assert net[0] is layer and net[2].weight is layer.weight
+
+
+@pytest.mark.parametrize("kind", ["hessian", "ggn", "fisher", "empirical_fisher"])
+def test_every_kind_refuses_targets_the_loss_refuses(kind):
+    rng = np.random.default_rng(0)
+    net = nn.MLP(4, [5], 3, dropout=0.0, generator=rng)
+    X, y = rng.normal(size=(20, 4)), rng.integers(0, 3, 20)
+    with pytest.raises(ValueError, match="class labels must lie in"):
+        curvature.operator(net, nn.CrossEntropyLoss(), X, y + 5, kind=kind,
+                           random_state=0).matvec(np.ones(sum(p.size for p in
+                                                              net.parameters())))

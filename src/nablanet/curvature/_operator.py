@@ -64,6 +64,10 @@ class CurvatureOperator(LinearOperator):
         if kind == "fisher":
             self._output_curvature.check_sampling()
         self.theta = self._fn.flat()
+        if kind in ("ggn", "fisher"):
+            # these kinds never evaluate the loss at the data's targets: one pass through
+            # it lets the loss refuse targets it would refuse (labels out of range, ...)
+            self._fn.loss_at(self.theta)
         self.names, self.shapes = list(self._fn.names), list(self._fn.shapes)
         self.cache = (self._fn.X.nbytes <= CACHE_BYTES) if cache is None else bool(cache)
         self._blocks = {}
