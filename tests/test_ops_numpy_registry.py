@@ -184,3 +184,10 @@ def test_import_nablanet_loads_neither_the_numpy_api_nor_scipy():
             "('scipy', 'nablanet.ops.scans', 'nablanet.ops.linalg_decomp', 'nablanet.linalg')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_dir_of_nablanet_lists_the_lazily_loaded_api():
+    names = dir(nb)
+    assert {"var", "einsum", "linalg", "nn", "curvature", "MLPClassifier"} <= set(names)
+    for name in ("var", "einsum", "linalg"):
+        assert getattr(nb, name) is not None

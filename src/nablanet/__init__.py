@@ -112,3 +112,8 @@ __all__ = [
 ]
 __all__ += ["get_default_dtype", "set_default_dtype"]
 __all__ += [*sorted(_NUMPY_API), "linalg"]
+
+
+def __dir__():
+    # the lazily loaded names too, so tab completion and dir() show the whole API
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_NAMES))
