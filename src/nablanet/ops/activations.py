@@ -7,6 +7,8 @@ written with nablanet ops, so the backward pass can be differentiated again.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
@@ -33,9 +35,12 @@ def shift_by_max(x, axis):
     if x.size == 0:
         return x.astype(np.result_type(x.dtype, np.float64) if x.dtype.kind != "f" else x.dtype)
     top = np.maximum.reduce(x, axis=axis, keepdims=True)
-    if np.isfinite(np.minimum.reduce(top, axis=None)) and np.isfinite(
-            np.maximum.reduce(top, axis=None)):
-        return np.subtract(x, top)  # the common case: two small reductions check it
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.add.reduce(top, axis=None))
+    if math.isfinite(total):
+        # the common case, checked by one small reduction (a sum of huge finite maxima
+        # that overflows only takes the exact path below, which agrees with this one)
+        return np.subtract(x, top)
     with np.errstate(invalid="ignore"):  # inf - inf: replaced by the limit below
         shifted = np.subtract(x, top)
     limit = np.where(np.isposinf(x), 0.0, -np.inf).astype(x.dtype)
